@@ -23,5 +23,16 @@ export type ScopeInteraction = 'c' | 'r' | 'u' | 'd' | 's';
 
 /** The outcome of checking a request against the granted scopes. */
 export type AccessDecision =
-  | { readonly allowed: true; /** set when the grant is compartment-limited: `Patient/<id>` */ readonly compartment?: string }
+  | {
+      readonly allowed: true;
+      /** set when the grant is compartment-limited: `Patient/<id>` */
+      readonly compartment?: string;
+      /**
+       * Set when only SMART v2 granular scopes (`patient/Observation.rs?category=...|laboratory`) allow the
+       * request: the request is allowed only for resources matching at least one of these FHIR search
+       * queries (the part after `?`, e.g. `category=http://...|laboratory`). A handler that cannot apply
+       * them must deny. https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html#finer-grained-resource-constraints-using-search-parameters
+       */
+      readonly filters?: readonly string[];
+    }
   | { readonly allowed: false; readonly reason: string };

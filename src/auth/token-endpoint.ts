@@ -1,0 +1,164 @@
+/**
+ * `POST /oauth2/token`, `client_credentials` grant (SMART Backend Services), with client
+ * authentication by secret (HTTP Basic or form body) or by signed JWT (`private_key_jwt`).
+ * https://www.rfc-editor.org/rfc/rfc6749#section-4.4
+ * https://hl7.org/fhir/smart-app-launch/backend-services.html#obtain-access-token
+ */
+import type { Request, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { AccessTokenGrant, IssuedAccessToken } from './access-token';
+import { CLIENT_ASSERTION_TYPE, type ClientAssertionVerifier } from './client-assertion';
+import type { ClientRegistry, OAuthClient } from './client-registry';
+import { OAuthError, sendOAuthError } from './oauth-error';
+import { grantScopes } from './scope-grant';
+
+export const SUPPORTED_GRANT_TYPES = ['client_credentials'] as const;
+
+export interface TokenEndpointDeps {
+  readonly clients: ClientRegistry;
+  readonly verifyClientAssertion: ClientAssertionVerifier;
+  readonly issueAccessToken: (grant: AccessTokenGrant) => Promise<IssuedAccessToken>;
+  readonly logger?: Pick<Logger, 'info' | 'warn'>;
+}
+
+/** The successful token response (RFC 6749 §5.1), plus SMART's `patient` launch context. */
+export interface TokenResponse {
+  readonly access_token: string;
+  readonly token_type: 'Bearer';
+  readonly expires_in: number;
+  readonly scope: string;
+  readonly patient?: string;
+}
+
+type FormParams = Readonly<Record<string, string | undefined>>;
+
+export function createTokenHandler(deps: TokenEndpointDeps): RequestHandler {
+  return async (req, res) => {
+    try {
+      const response = await handleTokenRequest(deps, formParams(req), req.headers.authorization);
+      res.setHeader('Cache-Control', 'no-store');
+      res.setHeader('Pragma', 'no-cache');
+      res.json(response);
+    } catch (err) {
+      if (!(err instanceof OAuthError)) {
+        throw err;
+      }
+      deps.logger?.warn({ error: err.error, reason: err.description }, 'token request refused');
+      sendOAuthError(res, err);
+    }
+  };
+}
+
+/** The token endpoint without HTTP: form parameters and the Authorization header in, a token out. */
+export async function handleTokenRequest(deps: TokenEndpointDeps, params: FormParams, authorization: string | undefined): Promise<TokenResponse> {
+  const grantType = params.grant_type;
+  if (grantType === undefined) {
+    throw new OAuthError('invalid_request', 'grant_type is required');
+  }
+  if (!(SUPPORTED_GRANT_TYPES as readonly string[]).includes(grantType)) {
+    throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported; use ${SUPPORTED_GRANT_TYPES.join(', ')}`);
+  }
+  const client = await authenticateClient(deps, params, authorization);
+  const requested = (params.scope ?? '').split(' ').filter(Boolean);
+  const scopes = grantScopes(requested, client.scopes);
+  if (scopes.length === 0) {
+    throw new OAuthError('invalid_scope', `None of the requested scopes is allowed for client ${client.clientId}`);
+  }
+  const issued = await deps.issueAccessToken({ clientId: client.clientId, scopes, fhirUser: client.fhirUser, patientId: client.patientId });
+  deps.logger?.info({ clientId: client.clientId, scope: issued.scope, tokenId: issued.tokenId }, 'access token issued');
+  return {
+    access_token: issued.accessToken,
+    token_type: 'Bearer',
+    expires_in: issued.expiresIn,
+    scope: issued.scope,
+    ...(client.patientId === undefined ? {} : { patient: client.patientId }),
+  };
+}
+
+/**
+ * Exactly one client authentication method per request (RFC 6749 §2.3): HTTP Basic
+ * (client_secret_basic), `client_id` + `client_secret` in the body (client_secret_post), or
+ * `client_assertion` (private_key_jwt).
+ */
+async function authenticateClient(deps: TokenEndpointDeps, params: FormParams, authorization: string | undefined): Promise<OAuthClient> {
+  const basic = basicCredentials(authorization);
+  const methods = [basic !== undefined, params.client_secret !== undefined, params.client_assertion !== undefined];
+  if (methods.filter(Boolean).length > 1) {
+    throw new OAuthError('invalid_request', 'Use exactly one client authentication method');
+  }
+  if (basic) {
+    if (params.client_id !== undefined && params.client_id !== basic.clientId) {
+      throw new OAuthError('invalid_request', 'client_id does not match the Authorization header');
+    }
+    return authenticateWithSecret(deps, basic.clientId, basic.secrets, true);
+  }
+  if (params.client_secret !== undefined) {
+    if (params.client_id === undefined) {
+      throw new OAuthError('invalid_client', 'client_secret needs a client_id');
+    }
+    return authenticateWithSecret(deps, params.client_id, [params.client_secret], false);
+  }
+  if (params.client_assertion !== undefined) {
+    if (params.client_assertion_type !== CLIENT_ASSERTION_TYPE) {
+      throw new OAuthError('invalid_request', `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);
+    }
+    return deps.verifyClientAssertion(params.client_assertion, params.client_id);
+  }
+  throw new OAuthError('invalid_client', 'Client authentication required: client_secret_basic, client_secret_post or private_key_jwt');
+}
+
+async function authenticateWithSecret(deps: TokenEndpointDeps, clientId: string, secrets: readonly string[], viaHeader: boolean): Promise<OAuthClient> {
+  for (const secret of secrets) {
+    const client = await deps.clients.authenticateWithSecret(clientId, secret);
+    if (client) {
+      return client;
+    }
+  }
+  throw new OAuthError('invalid_client', 'Unknown client or wrong client secret', viaHeader);
+}
+
+/**
+ * `Authorization: Basic base64(client_id:client_secret)`. RFC 6749 §2.3.1 form-encodes both parts
+ * first, but many clients (MedplumClient among them) do not, so a secret is tried both as sent and
+ * decoded when the two differ. Other schemes are ignored.
+ */
+function basicCredentials(header: string | undefined): { clientId: string; secrets: string[] } | undefined {
+  const match = header === undefined ? null : /^Basic +([A-Za-z0-9+/]+=*)\s*$/i.exec(header);
+  if (!match) {
+    if (header !== undefined && /^Basic\b/i.test(header)) {
+      throw new OAuthError('invalid_client', 'Malformed Basic Authorization header', true);
+    }
+    return undefined;
+  }
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) {
+    throw new OAuthError('invalid_client', 'Malformed Basic Authorization header', true);
+  }
+  const rawId = decoded.slice(0, colon);
+  const rawSecret = decoded.slice(colon + 1);
+  return { clientId: formDecode(rawId) ?? rawId, secrets: [...new Set([rawSecret, formDecode(rawSecret) ?? rawSecret])] };
+}
+
+function formDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The urlencoded body; anything else, or a repeated parameter (RFC 6749 §3.2), is refused. */
+function formParams(req: Request): FormParams {
+  if (!req.is('application/x-www-form-urlencoded') || typeof req.body !== 'object' || req.body === null) {
+    throw new OAuthError('invalid_request', 'The token request must be application/x-www-form-urlencoded');
+  }
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.body as Record<string, unknown>)) {
+    if (typeof value !== 'string') {
+      throw new OAuthError('invalid_request', `Parameter ${name} must appear once`);
+    }
+    params[name] = value;
+  }
+  return params;
+}

