@@ -87,16 +87,16 @@ async function authenticateClient(deps: TokenEndpointDeps, params: FormParams, a
     throw new OAuthError('invalid_request', 'Use exactly one client authentication method');
   }
   if (basic) {
-    if (params.client_id !== undefined && params.client_id !== basic.clientId) {
+    if (params.client_id !== undefined && !basic.some((c) => c.clientId === params.client_id)) {
       throw new OAuthError('invalid_request', 'client_id does not match the Authorization header');
     }
-    return authenticateWithSecret(deps, basic.clientId, basic.secrets, true);
+    return authenticateWithSecret(deps, basic, true);
   }
   if (params.client_secret !== undefined) {
     if (params.client_id === undefined) {
       throw new OAuthError('invalid_client', 'client_secret needs a client_id');
     }
-    return authenticateWithSecret(deps, params.client_id, [params.client_secret], false);
+    return authenticateWithSecret(deps, [{ clientId: params.client_id, secret: params.client_secret }], false);
   }
   if (params.client_assertion !== undefined) {
     if (params.client_assertion_type !== CLIENT_ASSERTION_TYPE) {
@@ -107,8 +107,13 @@ async function authenticateClient(deps: TokenEndpointDeps, params: FormParams, a
   throw new OAuthError('invalid_client', 'Client authentication required: client_secret_basic, client_secret_post or private_key_jwt');
 }
 
-async function authenticateWithSecret(deps: TokenEndpointDeps, clientId: string, secrets: readonly string[], viaHeader: boolean): Promise<OAuthClient> {
-  for (const secret of secrets) {
+interface SecretCredentials {
+  readonly clientId: string;
+  readonly secret: string;
+}
+
+async function authenticateWithSecret(deps: TokenEndpointDeps, candidates: readonly SecretCredentials[], viaHeader: boolean): Promise<OAuthClient> {
+  for (const { clientId, secret } of candidates) {
     const client = await deps.clients.authenticateWithSecret(clientId, secret);
     if (client) {
       return client;
@@ -119,10 +124,10 @@ async function authenticateWithSecret(deps: TokenEndpointDeps, clientId: string,
 
 /**
  * `Authorization: Basic base64(client_id:client_secret)`. RFC 6749 §2.3.1 form-encodes both parts
- * first, but many clients (MedplumClient among them) do not, so a secret is tried both as sent and
- * decoded when the two differ. Other schemes are ignored.
+ * first, but many clients (MedplumClient among them) do not, so the credentials are tried as sent
+ * and, when different, form-decoded. Other schemes are ignored.
  */
-function basicCredentials(header: string | undefined): { clientId: string; secrets: string[] } | undefined {
+function basicCredentials(header: string | undefined): SecretCredentials[] | undefined {
   const match = header === undefined ? null : /^Basic +([A-Za-z0-9+/]+=*)\s*$/i.exec(header);
   if (!match) {
     if (header !== undefined && /^Basic\b/i.test(header)) {
@@ -135,16 +140,17 @@ function basicCredentials(header: string | undefined): { clientId: string; secre
   if (colon <= 0) {
     throw new OAuthError('invalid_client', 'Malformed Basic Authorization header', true);
   }
-  const rawId = decoded.slice(0, colon);
-  const rawSecret = decoded.slice(colon + 1);
-  return { clientId: formDecode(rawId) ?? rawId, secrets: [...new Set([rawSecret, formDecode(rawSecret) ?? rawSecret])] };
+  const raw = { clientId: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+  const formDecoded = { clientId: formDecode(raw.clientId), secret: formDecode(raw.secret) };
+  const differs = formDecoded.clientId !== raw.clientId || formDecoded.secret !== raw.secret;
+  return differs ? [raw, formDecoded] : [raw];
 }
 
-function formDecode(value: string): string | undefined {
+function formDecode(value: string): string {
   try {
     return decodeURIComponent(value.replace(/\+/g, ' '));
   } catch {
-    return undefined;
+    return value;
   }
 }
 

@@ -24,6 +24,11 @@ export function patientCompartments(resource: Resource & { id: string }): Refere
   if (resource.resourceType === 'Patient') {
     refs.add('Patient/' + resource.id);
   }
+  // R4 gives Binary no compartment; its securityContext is how photos inherit the patient's.
+  const securityContext = resource.resourceType === 'Binary' ? resource.securityContext?.reference : undefined;
+  if (securityContext?.startsWith('Patient/')) {
+    refs.add(securityContext);
+  }
   const params = compartmentParams(resource.resourceType);
   if (params) {
     for (const p of indexedParams(resource.resourceType)) {

@@ -1,0 +1,51 @@
+/**
+ * Discovery documents: what this authorization server supports, stated only where true (it has a
+ * token endpoint for client_credentials, no authorization endpoint, no id_tokens).
+ * https://hl7.org/fhir/smart-app-launch/conformance.html#metadata
+ * https://www.rfc-editor.org/rfc/rfc8414#section-2
+ */
+import { CLIENT_ASSERTION_ALGS } from './client-assertion';
+import { SUPPORTED_GRANT_TYPES } from './token-endpoint';
+
+export interface AuthEndpoints {
+  /** The server's base URL, also the `iss` of its tokens. */
+  readonly issuer: string;
+  readonly tokenEndpoint: string;
+  readonly jwksUri: string;
+}
+
+const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+
+// Wildcards stand for every resource type; clients may request any narrower scope. patient/
+// scopes grant something only to clients registered with a patient.
+const SCOPES_SUPPORTED = ['system/*.cruds', 'user/*.cruds', 'patient/*.cruds', 'system/*.*', 'user/*.*', 'patient/*.*'];
+
+/**
+ * `/.well-known/smart-configuration` (SMART App Launch 2.2 §Metadata). `authorization_endpoint`,
+ * `code_challenge_methods_supported` and the launch capabilities are left out on purpose: there is
+ * no authorization-code flow here, and listing PKCE methods would claim one.
+ */
+export function smartConfiguration(endpoints: AuthEndpoints): Record<string, unknown> {
+  return {
+    jwks_uri: endpoints.jwksUri,
+    token_endpoint: endpoints.tokenEndpoint,
+    grant_types_supported: [...SUPPORTED_GRANT_TYPES],
+    token_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
+    token_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
+    scopes_supported: SCOPES_SUPPORTED,
+    capabilities: ['client-confidential-asymmetric', 'client-confidential-symmetric', 'permission-v2', 'permission-v1'],
+  };
+}
+
+/** `/.well-known/openid-configuration`, the RFC 8414 subset that applies (no OpenID Connect login). */
+export function openIdConfiguration(endpoints: AuthEndpoints): Record<string, unknown> {
+  return {
+    issuer: endpoints.issuer,
+    jwks_uri: endpoints.jwksUri,
+    token_endpoint: endpoints.tokenEndpoint,
+    grant_types_supported: [...SUPPORTED_GRANT_TYPES],
+    token_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
+    token_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
+    scopes_supported: SCOPES_SUPPORTED,
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * Wiring only: the auth concern's paths and their handlers.
+ *   POST /oauth2/token                   token endpoint (rate-limited, form-encoded)
+ *   GET  /.well-known/jwks.json          the server's public signing keys
+ *   GET  /.well-known/smart-configuration SMART discovery
+ *   GET  /.well-known/openid-configuration RFC 8414 metadata
+ *   GET  /auth/me                        Medplum session details (bearer-protected)
+ */
+import express, { Router, type RequestHandler, type Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import { openIdConfiguration, smartConfiguration, type AuthEndpoints } from './discovery';
+import { OAuthError, sendOAuthError } from './oauth-error';
+
+export interface AuthRouterDeps {
+  readonly endpoints: AuthEndpoints;
+  readonly tokenHandler: RequestHandler;
+  readonly meHandler: RequestHandler;
+  readonly bearer: RequestHandler;
+  readonly jwks: () => object;
+  readonly tokenRateLimit: { readonly limit: number; readonly windowMs: number };
+}
+
+export function createAuthRouter(deps: AuthRouterDeps): Router {
+  const router = Router();
+  const tokenLimiter = rateLimit({
+    ...deps.tokenRateLimit,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, res) => sendOAuthError(res, new OAuthError('temporarily_unavailable', 'Too many token requests; retry later')),
+  });
+  // Client assertions are ~1 kB; a small limit keeps the unauthenticated endpoint cheap.
+  const form = express.urlencoded({ extended: false, limit: '16kb' });
+
+  router.post('/oauth2/token', tokenLimiter, form, deps.tokenHandler);
+  router.get('/.well-known/jwks.json', (_req, res) => sendPublic(res, deps.jwks()));
+  router.get('/.well-known/smart-configuration', (_req, res) => sendPublic(res, smartConfiguration(deps.endpoints)));
+  router.get('/.well-known/openid-configuration', (_req, res) => sendPublic(res, openIdConfiguration(deps.endpoints)));
+  router.get('/auth/me', deps.bearer, deps.meHandler);
+  return router;
+}
+
+/** Public metadata: any origin may read it (browser apps discover the server cross-origin). */
+function sendPublic(res: Response, body: object): void {
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  res.json(body);
+}

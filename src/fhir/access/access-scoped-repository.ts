@@ -1,0 +1,299 @@
+import type { Filter, SearchRequest, WithId } from '@medplum/core';
+import { forbidden, getStatus, normalizeOperationOutcome, notFound, OperationOutcomeError, Operator } from '@medplum/core';
+import type {
+  CreateResourceOptions,
+  DeleteResourceOptions,
+  ReadHistoryOptions,
+  RepositoryMode,
+  SearchOptions,
+  TransactionOptions,
+  UpdateResourceOptions,
+} from '@medplum/fhir-router';
+import { FhirRepository, getExtraEntries } from '@medplum/fhir-router';
+import type { Operation } from '@medplum/core';
+import type { Bundle, BundleEntry, Parameters, Reference, Resource } from '@medplum/fhirtypes';
+import type { AccessContext, AccessDecision, ScopeInteraction } from '../../auth/access-context';
+import type { AuditEntry, AuditSink } from '../../audit/audit-entry';
+import { patientCompartments } from '../store/patient-compartment';
+import type { SqliteRepository } from '../store/sqlite-repository';
+
+export type Authorize = (access: AccessContext, resourceType: string, interaction: ScopeInteraction) => AccessDecision;
+
+export interface AccessScope {
+  readonly access: AccessContext;
+  readonly authorize: Authorize;
+  readonly audit: AuditSink;
+  readonly sourceAddress?: string;
+}
+
+/**
+ * The repository every FHIR request runs against: it wraps the store and checks each operation
+ * against the caller's SMART scopes before it happens, confines `patient/` grants to the
+ * patient's compartment, and writes an audit entry for every access to patient data. Working at
+ * the repository level, not the route, means batch entries, `_include`/`_revinclude`, history
+ * and GraphQL all pass through the same checks.
+ *
+ * A resource outside a patient's compartment answers 404, not 403: patient A must not learn
+ * that patient B's resource exists.
+ */
+export class AccessScopedRepository extends FhirRepository {
+  constructor(
+    private readonly inner: SqliteRepository,
+    private readonly scope: AccessScope
+  ) {
+    super();
+  }
+
+  setMode(mode: RepositoryMode): void {
+    this.inner.setMode(mode);
+  }
+
+  generateId(): string {
+    return this.inner.generateId();
+  }
+
+  async createResource<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
+    return this.audited('C', 'create', resource.resourceType, async () => {
+      const compartment = this.require(resource.resourceType, 'c');
+      this.assertWritableIn(compartment, resource);
+      return this.inner.createResource(resource, options);
+    });
+  }
+
+  async updateResource<T extends Resource>(resource: T, options?: UpdateResourceOptions): Promise<WithId<T>> {
+    return this.audited('U', 'update', resource.resourceType, async () => {
+      const compartment = this.require(resource.resourceType, 'u');
+      if (compartment && resource.id) {
+        await this.inner.readResource(resource.resourceType, resource.id).then(
+          (existing) => this.assertVisible(compartment, existing),
+          (err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))
+        );
+      }
+      this.assertWritableIn(compartment, resource);
+      return this.inner.updateResource(resource, options);
+    });
+  }
+
+  async deleteResource(resourceType: string, id: string, options?: DeleteResourceOptions): Promise<void> {
+    await this.audited('D', 'delete', resourceType, async () => {
+      const compartment = this.require(resourceType, 'd');
+      if (compartment) {
+        this.assertVisible(compartment, await this.inner.readResource(resourceType, id));
+      }
+      await this.inner.deleteResource(resourceType, id, options);
+      return { resourceType, id } as WithId<Resource>;
+    });
+  }
+
+  async patchResource<T extends Resource>(
+    resourceType: T['resourceType'],
+    id: string,
+    patch: Operation[] | Parameters,
+    options?: UpdateResourceOptions
+  ): Promise<WithId<T>> {
+    return this.audited('U', 'patch', resourceType, async () => {
+      const compartment = this.require(resourceType, 'u');
+      if (compartment) {
+        this.assertVisible(compartment, await this.inner.readResource(resourceType, id));
+      }
+      const patched = await this.inner.patchResource<T>(resourceType, id, patch, options);
+      return patched;
+    });
+  }
+
+  async readResource<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
+    return this.audited('R', 'read', resourceType, () => this.readChecked<T>(resourceType, id));
+  }
+
+  async readReference<T extends Resource>(reference: Reference<T>): Promise<WithId<T>> {
+    const [resourceType, id] = (reference.reference ?? '').split('/');
+    return this.readResource<T>(resourceType, id);
+  }
+
+  async readReferences<T extends Resource>(references: readonly Reference<T>[]): Promise<(T | Error)[]> {
+    return Promise.all(references.map((r) => this.readReference(r).catch((err: unknown) => toError(err))));
+  }
+
+  async readHistory<T extends Resource>(resourceType: string, id: string, options?: ReadHistoryOptions): Promise<Bundle<WithId<T>>> {
+    return this.audited('R', 'history-instance', resourceType, async () => {
+      await this.readChecked(resourceType, id);
+      return this.inner.readHistory<T>(resourceType, id, options);
+    });
+  }
+
+  async readVersion<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {
+    return this.audited('R', 'vread', resourceType, async () => {
+      const compartment = this.require(resourceType, 'r');
+      const resource = await this.inner.readVersion<T>(resourceType, id, vid);
+      // Judge by the current version too: a resource that moved out of the compartment stays hidden.
+      await this.readChecked(resourceType, id);
+      this.assertVisible(compartment, resource);
+      return resource;
+    });
+  }
+
+  async search<T extends Resource>(searchRequest: SearchRequest<T>, options?: SearchOptions): Promise<Bundle<WithId<T>>> {
+    const types = searchRequest.types?.length ? searchRequest.types : [searchRequest.resourceType];
+    return this.audited(
+      'E',
+      'search',
+      types.join(','),
+      async () => {
+        let filters = searchRequest.filters ?? [];
+        for (const type of types) {
+          const compartment = this.require(type, 's');
+          if (compartment) {
+            filters = [...filters, compartmentFilter(compartment)];
+          }
+        }
+        const { include, revInclude, ...base } = searchRequest;
+        const bundle = await this.inner.search({ ...base, filters } as SearchRequest<T>, options);
+        if ((include || revInclude) && bundle.entry?.length) {
+          // Included resources are read back through this repository, so they are checked too.
+          const entries = bundle.entry as BundleEntry[];
+          const resources = entries.map((e) => e.resource as WithId<T>);
+          await getExtraEntries(this, searchRequest, resources, entries, {
+            fullUrl: (type, id) => `${fullUrlBase(bundle)}${type}/${id}`,
+          });
+        }
+        return bundle;
+      },
+      searchRequest
+    );
+  }
+
+  async searchByReference<T extends Resource>(
+    searchRequest: SearchRequest<T>,
+    referenceField: string,
+    references: string[]
+  ): Promise<Record<string, WithId<T>[]>> {
+    const results: Record<string, WithId<T>[]> = {};
+    for (const reference of references) {
+      const filters: Filter[] = [...(searchRequest.filters ?? []), { code: referenceField, operator: Operator.EQUALS, value: reference }];
+      results[reference] = await this.searchResources({ ...searchRequest, filters });
+    }
+    return results;
+  }
+
+  async withTransaction<TResult>(callback: (txRepo: this) => Promise<TResult>, options: TransactionOptions): Promise<TResult> {
+    return this.inner.withTransaction((tx) => callback(new AccessScopedRepository(tx, this.scope) as this), options);
+  }
+
+  /** Raw Binary bytes, after the same read check as a FHIR read. */
+  async readBinaryContent(id: string): Promise<{ contentType: string; bytes: Uint8Array }> {
+    await this.readResource('Binary', id);
+    return this.inner.readBinaryContent(id);
+  }
+
+  private async readChecked<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
+    const compartment = this.require(resourceType, 'r');
+    const resource = await this.inner.readResource<T>(resourceType, id);
+    this.assertVisible(compartment, resource);
+    return resource;
+  }
+
+  /** Throws 403 unless a granted scope covers the interaction; returns the compartment limit, if any. */
+  private require(resourceType: string, interaction: ScopeInteraction): string | undefined {
+    const decision = this.scope.authorize(this.scope.access, resourceType, interaction);
+    if (!decision.allowed) {
+      throw new OperationOutcomeError(forbidden, undefined);
+    }
+    return decision.compartment;
+  }
+
+  private assertVisible(compartment: string | undefined, resource: Resource): void {
+    if (compartment && !inCompartment(compartment, resource)) {
+      throw new OperationOutcomeError(notFound);
+    }
+  }
+
+  private assertWritableIn(compartment: string | undefined, resource: Resource): void {
+    if (!compartment) {
+      return;
+    }
+    const refs = patientCompartments({ ...resource, id: resource.id ?? '' } as WithId<Resource>).map((r) => r.reference);
+    if (!refs.includes(compartment)) {
+      throw new OperationOutcomeError(forbidden);
+    }
+  }
+
+  private async audited<T extends Resource | Bundle>(
+    action: AuditEntry['action'],
+    interaction: string,
+    resourceType: string,
+    fn: () => Promise<T>,
+    searchRequest?: SearchRequest
+  ): Promise<T> {
+    const { access } = this.scope;
+    const base = {
+      action,
+      interaction,
+      agent: access.subject,
+      clientId: access.clientId,
+      tokenId: access.tokenId,
+      sourceAddress: this.scope.sourceAddress,
+      query: searchRequest ? describeSearch(searchRequest) : undefined,
+    };
+    let result: T;
+    try {
+      result = await fn();
+    } catch (err) {
+      const outcome = normalizeOperationOutcome(err);
+      const status = getStatus(outcome);
+      await this.scope.audit.record({
+        ...base,
+        outcome: status >= 500 ? '8' : '4',
+        outcomeDesc: outcome.issue?.[0]?.details?.text ?? String(status),
+        entities: [],
+        patients: [],
+      });
+      throw err;
+    }
+    const touched = result.resourceType === 'Bundle' && resourceType !== 'Bundle' ? bundleResources(result) : [result as Resource];
+    await this.scope.audit.record({
+      ...base,
+      outcome: '0',
+      entities: touched.filter((r) => r.id).map((r) => `${r.resourceType}/${r.id}`),
+      patients: [...new Set(touched.flatMap(patientsOf))],
+    });
+    return result;
+  }
+}
+
+function compartmentFilter(compartment: string): Filter {
+  return { code: '_compartment', operator: Operator.EQUALS, value: compartment };
+}
+
+function inCompartment(compartment: string, resource: Resource): boolean {
+  return (
+    `${resource.resourceType}/${resource.id}` === compartment ||
+    (resource.meta?.compartment ?? []).some((c) => c.reference === compartment)
+  );
+}
+
+function patientsOf(resource: Resource): string[] {
+  return (resource.meta?.compartment ?? []).map((c) => c.reference as string).filter((r) => r?.startsWith('Patient/'));
+}
+
+function bundleResources(bundle: Bundle): Resource[] {
+  return (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Resource => Boolean(r));
+}
+
+function describeSearch(request: SearchRequest): string {
+  const filters = (request.filters ?? []).map((f) => `${f.code}:${f.operator}=${f.value}`);
+  return `${request.resourceType}?${filters.join('&')}`;
+}
+
+function fullUrlBase(bundle: Bundle): string {
+  const self = bundle.link?.find((l) => l.relation === 'self')?.url ?? '';
+  const at = self.indexOf('/fhir/R4/');
+  return at >= 0 ? self.slice(0, at + '/fhir/R4/'.length) : '';
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof OperationOutcomeError && getStatus(err.outcome) === 404;
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new OperationOutcomeError(normalizeOperationOutcome(err));
+}

@@ -1,0 +1,103 @@
+import { badRequest, getStatus, isResourceType, notFound, OperationOutcomeError } from '@medplum/core';
+import type { FhirRequest, FhirRouter, HttpMethod } from '@medplum/fhir-router';
+import type { Binary, Resource } from '@medplum/fhirtypes';
+import type { Request, Response } from 'express';
+import { FHIR_JSON, sendOutcome } from './outcomes';
+import type { AccessScopedRepository } from './access/access-scoped-repository';
+
+/** Path segments that are not resource types but are routed by the FHIR router. */
+const NON_TYPE_ROOTS = new Set(['', '$graphql']);
+
+/**
+ * Runs one FHIR REST request through Medplum's FhirRouter against the caller's scoped repository
+ * and writes the HTTP response (status from the outcome, ETag/Last-Modified/Location per
+ * https://hl7.org/fhir/R4/http.html).
+ */
+export async function handleFhirRequest(
+  req: Request,
+  res: Response,
+  router: FhirRouter,
+  repo: AccessScopedRepository,
+  baseUrl: string
+): Promise<void> {
+  const path = req.path.replace(/^\/+/, '');
+  const root = path.split('/')[0];
+  if (!NON_TYPE_ROOTS.has(root) && !isResourceType(root)) {
+    throw new OperationOutcomeError(notFound, undefined);
+  }
+  if (root === 'Binary' && req.method === 'GET' && wantsRawBinary(req)) {
+    const id = path.split('/')[1];
+    if (!id || path.split('/').length !== 2) {
+      throw new OperationOutcomeError(badRequest('Raw Binary download needs GET Binary/<id>'));
+    }
+    const { contentType, bytes } = await repo.readBinaryContent(id);
+    // Photos are PHI: never cached by intermediaries, never sniffed into something executable.
+    res.status(200).type(contentType).set('Cache-Control', 'no-store').set('X-Content-Type-Options', 'nosniff').send(Buffer.from(bytes));
+    return;
+  }
+  const fhirRequest: FhirRequest = {
+    method: req.method as HttpMethod,
+    url: path + queryString(req.originalUrl),
+    pathname: '',
+    body: bodyAsResource(req, root),
+    params: {},
+    query: {},
+    headers: req.headers,
+    config: { transactions: true },
+  };
+  const [outcome, resource] = await router.handleRequest(fhirRequest, repo);
+  const status = getStatus(outcome);
+  if (status >= 400 || !resource) {
+    sendOutcome(res, outcome, status);
+    return;
+  }
+  setResourceHeaders(res, resource, status, baseUrl);
+  res.status(status).type(FHIR_JSON).send(JSON.stringify(resource));
+}
+
+function setResourceHeaders(res: Response, resource: Resource, status: number, baseUrl: string): void {
+  const versionId = resource.meta?.versionId;
+  if (versionId && resource.resourceType !== 'Bundle') {
+    res.set('ETag', `W/"${versionId}"`);
+  }
+  if (resource.meta?.lastUpdated) {
+    res.set('Last-Modified', new Date(resource.meta.lastUpdated).toUTCString());
+  }
+  if (status === 201 && resource.id) {
+    res.set('Location', `${baseUrl}fhir/R4/${resource.resourceType}/${resource.id}/_history/${versionId}`);
+  }
+}
+
+/** Non-JSON uploads to Binary (a photo posted as image/jpeg) become a Binary resource, as in Medplum. */
+function bodyAsResource(req: Request, root: string): unknown {
+  if (Buffer.isBuffer(req.body)) {
+    if (root !== 'Binary' || !['POST', 'PUT'].includes(req.method)) {
+      throw new OperationOutcomeError(badRequest(`Content-Type "${req.get('content-type')}" is only accepted for Binary uploads; send application/fhir+json`));
+    }
+    const binary: Binary = {
+      resourceType: 'Binary',
+      contentType: req.get('content-type')?.split(';')[0].trim() ?? 'application/octet-stream',
+      data: req.body.toString('base64'),
+    };
+    const id = req.path.split('/')[2];
+    return id ? { ...binary, id } : binary;
+  }
+  if (['POST', 'PUT', 'PATCH'].includes(req.method) && (req.body === undefined || req.body === null || typeof req.body !== 'object')) {
+    if (req.method === 'POST' && req.path.endsWith('/_search')) {
+      return {};
+    }
+    throw new OperationOutcomeError(badRequest('Request body must be a FHIR JSON resource (Content-Type: application/fhir+json)'));
+  }
+  return req.body;
+}
+
+/** FHIR R4 Binary: a read whose Accept is not a FHIR format gets the content in its native form. */
+function wantsRawBinary(req: Request): boolean {
+  const accept = req.get('accept') ?? '';
+  return accept !== '' && !/json/.test(accept);
+}
+
+function queryString(originalUrl: string): string {
+  const at = originalUrl.indexOf('?');
+  return at >= 0 ? originalUrl.slice(at) : '';
+}
