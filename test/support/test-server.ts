@@ -38,17 +38,16 @@ export async function startTestServer(overrides: Partial<Config> = {}, options: 
   const dermbridge = createApp(config, { logger: pino({ level: 'silent' }), ...options });
   server.on('request', dermbridge.app);
   const baseUrl = config.baseUrl;
+  const token = async (grant: Partial<AccessTokenGrant> & { scopes: string[] }): Promise<string> => {
+    const issued = await dermbridge.auth.issueAccessToken({ clientId: 'test-client', ...grant } as AccessTokenGrant);
+    return issued.accessToken;
+  };
   return {
     dermbridge,
     baseUrl,
     dataDir,
-    async token(grant) {
-      const issued = await dermbridge.auth.issueAccessToken({ clientId: 'test-client', ...grant } as AccessTokenGrant);
-      return issued.accessToken;
-    },
-    async adminToken() {
-      return this.token({ scopes: ['system/*.cruds'] });
-    },
+    token,
+    adminToken: () => token({ scopes: ['system/*.cruds'] }),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
