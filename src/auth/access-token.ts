@@ -67,12 +67,17 @@ export async function issueAccessToken(keys: SigningKeys, where: TokenAudience, 
     .setProtectedHeader({ alg: keys.alg, kid: keys.kid, typ: TOKEN_TYPE })
     .setIssuer(where.issuer)
     .setAudience(where.audience)
-    .setSubject(grant.fhirUser ?? `ClientApplication/${grant.clientId}`)
+    .setSubject(subjectOf(grant))
     .setJti(tokenId)
     .setIssuedAt(now)
     .setExpirationTime(now + lifetime)
     .sign(keys.privateKey);
   return { accessToken, expiresIn: lifetime, scope, tokenId };
+}
+
+/** The acting principal's FHIR reference: the user, or the client itself. */
+export function subjectOf(grant: Pick<AccessTokenGrant, 'clientId' | 'fhirUser'>): string {
+  return grant.fhirUser ?? `ClientApplication/${grant.clientId}`;
 }
 
 /**

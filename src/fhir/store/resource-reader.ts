@@ -145,6 +145,8 @@ export class ResourceReader {
   private materialize<T extends Resource>(resourceType: string, row: Row): WithId<T> {
     const resource = JSON.parse(row.content as string) as WithId<T>;
     if (resourceType === 'Binary') {
+      // Where the raw bytes are served (Medplum puts a storage URL here; attachments point at it).
+      (resource as Binary).url = this.fullUrl('Binary', resource.id);
       const blob = this.selectBinary.get(row.rid, row.version_id) as { bytes: Uint8Array } | undefined;
       if (blob) {
         (resource as Binary).data = Buffer.from(blob.bytes).toString('base64');

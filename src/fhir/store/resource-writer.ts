@@ -94,6 +94,10 @@ export class ResourceWriter {
     }
     this.reindex(rid, resource);
     this.logChange(resource.resourceType, resource.id, versionId, existing && !existing.deleted ? 'update' : 'create');
+    if (resource.resourceType === 'Binary') {
+      // As on read: where the raw bytes are served, which MedplumClient.createAttachment links to.
+      (resource as Binary).url = `${this.store.baseUrl}fhir/R4/Binary/${resource.id}`;
+    }
     return resource;
   }
 
