@@ -13,6 +13,7 @@ import type { Config } from './config/config';
 import { buildCapabilityStatement } from './fhir/capability-statement';
 import { loadBaseDefinitions } from './fhir/definitions';
 import { createFhirRoutes } from './fhir/routes';
+import { installUpdateOrCreate } from './fhir/update-or-create';
 import { SqliteRepository } from './fhir/store/sqlite-repository';
 import type { WriteGuard } from './fhir/store/sqlite-store';
 import { SqliteStore } from './fhir/store/sqlite-store';
@@ -68,7 +69,7 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
     createFhirRoutes({
       baseUrl: config.baseUrl,
       maxBodyBytes: config.maxBodyBytes,
-      router: new FhirRouter(),
+      router: installUpdateOrCreate(new FhirRouter()),
       repo,
       bearer: auth.bearer,
       authorize: authorizeInteraction,

@@ -1,5 +1,14 @@
 import type { Filter, SearchRequest, WithId } from '@medplum/core';
-import { forbidden, getStatus, normalizeOperationOutcome, notFound, OperationOutcomeError, Operator } from '@medplum/core';
+import {
+  forbidden,
+  getStatus,
+  matchesSearchRequest,
+  normalizeOperationOutcome,
+  notFound,
+  OperationOutcomeError,
+  Operator,
+  parseSearchRequest,
+} from '@medplum/core';
 import type {
   CreateResourceOptions,
   DeleteResourceOptions,
@@ -77,31 +86,31 @@ export class AccessScopedRepository extends FhirRepository {
 
   async createResource<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
     return this.audited('C', 'create', resource.resourceType, async () => {
-      const compartment = this.require(resource.resourceType, 'c');
-      this.assertWritableIn(compartment, resource);
+      const limits = this.require(resource.resourceType, 'c');
+      this.assertWritableIn(limits, resource);
       return this.inner.createResource(resource, options);
     });
   }
 
   async updateResource<T extends Resource>(resource: T, options?: UpdateResourceOptions): Promise<WithId<T>> {
     return this.audited('U', 'update', resource.resourceType, async () => {
-      const compartment = this.require(resource.resourceType, 'u');
-      if (compartment && resource.id) {
+      const limits = this.require(resource.resourceType, 'u');
+      if (limits && resource.id) {
         await this.inner.readResource(resource.resourceType, resource.id).then(
-          (existing) => this.assertVisible(compartment, existing),
+          (existing) => this.assertVisible(limits, existing),
           (err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))
         );
       }
-      this.assertWritableIn(compartment, resource);
+      this.assertWritableIn(limits, resource);
       return this.inner.updateResource(resource, options);
     });
   }
 
   async deleteResource(resourceType: string, id: string, options?: DeleteResourceOptions): Promise<void> {
     await this.audited('D', 'delete', resourceType, async () => {
-      const compartment = this.require(resourceType, 'd');
-      if (compartment) {
-        this.assertVisible(compartment, await this.inner.readResource(resourceType, id));
+      const limits = this.require(resourceType, 'd');
+      if (limits) {
+        this.assertVisible(limits, await this.inner.readResource(resourceType, id));
       }
       await this.inner.deleteResource(resourceType, id, options);
       return { resourceType, id } as WithId<Resource>;
@@ -115,9 +124,9 @@ export class AccessScopedRepository extends FhirRepository {
     options?: UpdateResourceOptions
   ): Promise<WithId<T>> {
     return this.audited('U', 'patch', resourceType, async () => {
-      const compartment = this.require(resourceType, 'u');
-      if (compartment) {
-        this.assertVisible(compartment, await this.inner.readResource(resourceType, id));
+      const limits = this.require(resourceType, 'u');
+      if (limits) {
+        this.assertVisible(limits, await this.inner.readResource(resourceType, id));
       }
       const patched = await this.inner.patchResource<T>(resourceType, id, patch, options);
       return patched;
@@ -146,9 +155,9 @@ export class AccessScopedRepository extends FhirRepository {
 
   async readVersion<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {
     return this.audited('R', 'vread', resourceType, async () => {
-      const compartment = this.require(resourceType, 'r');
+      const limits = this.require(resourceType, 'r');
       const resource = await this.inner.readVersion<T>(resourceType, id, vid);
-      this.assertVisible(compartment, resource);
+      this.assertVisible(limits, resource);
       return resource;
     });
   }
@@ -161,14 +170,28 @@ export class AccessScopedRepository extends FhirRepository {
       types.join(','),
       async () => {
         let filters = searchRequest.filters ?? [];
+        const limitsByType = new Map<string, Limits>();
         for (const type of types) {
-          const compartment = this.require(type, 's');
-          if (compartment) {
-            filters = [...filters, compartmentFilter(compartment)];
+          const limits = this.require(type, 's');
+          if (limits) {
+            limitsByType.set(type, limits);
+          }
+          if (limits?.compartment) {
+            filters = [...filters, compartmentFilter(limits.compartment)];
+          }
+          // One granular condition narrows the query itself; several (an OR) are applied per resource below.
+          if (limits?.conditions.length === 1 && types.length === 1) {
+            filters = [...filters, ...(limits.conditions[0].filters ?? [])];
           }
         }
         const { include, revInclude, ...base } = searchRequest;
         const bundle = await this.inner.search({ ...base, filters } as SearchRequest<T>, options);
+        if (limitsByType.size > 0 && bundle.entry) {
+          bundle.entry = bundle.entry.filter((e) => {
+            const limits = e.resource && limitsByType.get(e.resource.resourceType);
+            return !limits || withinLimits(limits, e.resource as Resource);
+          });
+        }
         if ((include || revInclude) && bundle.entry?.length) {
           // Included resources are read back through this repository, so they are checked too.
           const entries = bundle.entry as BundleEntry[];
@@ -207,33 +230,43 @@ export class AccessScopedRepository extends FhirRepository {
   }
 
   private async readChecked<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
-    const compartment = this.require(resourceType, 'r');
+    const limits = this.require(resourceType, 'r');
     const resource = await this.inner.readResource<T>(resourceType, id);
-    this.assertVisible(compartment, resource);
+    this.assertVisible(limits, resource);
     return resource;
   }
 
-  /** Throws 403 unless a granted scope covers the interaction; returns the compartment limit, if any. */
-  private require(resourceType: string, interaction: ScopeInteraction): string | undefined {
+  /** Throws 403 unless a granted scope covers the interaction; returns the limits of the grant. */
+  private require(resourceType: string, interaction: ScopeInteraction): Limits | undefined {
     const decision = this.scope.authorize(this.scope.access, resourceType, interaction);
     if (!decision.allowed) {
       throw new OperationOutcomeError(forbidden, undefined);
     }
-    return decision.compartment;
+    if (!decision.compartment && !decision.filters?.length) {
+      return undefined;
+    }
+    return {
+      compartment: decision.compartment,
+      conditions: decision.filters?.map((query) => parseSearchRequest(`${resourceType}?${query}`)) ?? [],
+    };
   }
 
-  private assertVisible(compartment: string | undefined, resource: Resource): void {
-    if (compartment && !inCompartment(compartment, resource)) {
+  /** A resource outside the grant answers 404, exactly like one that does not exist. */
+  private assertVisible(limits: Limits | undefined, resource: Resource): void {
+    if (limits && !withinLimits(limits, resource)) {
       throw new OperationOutcomeError(notFound);
     }
   }
 
-  private assertWritableIn(compartment: string | undefined, resource: Resource): void {
-    if (!compartment) {
+  private assertWritableIn(limits: Limits | undefined, resource: Resource): void {
+    if (!limits) {
       return;
     }
-    const refs = patientCompartments({ ...resource, id: resource.id ?? '' } as WithId<Resource>).map((r) => r.reference);
-    if (!refs.includes(compartment)) {
+    const withCompartment = {
+      ...resource,
+      meta: { ...resource.meta, compartment: patientCompartments({ ...resource, id: resource.id ?? '' } as WithId<Resource>) },
+    };
+    if (!withinLimits(limits, withCompartment)) {
       throw new OperationOutcomeError(forbidden);
     }
   }
@@ -279,6 +312,19 @@ export class AccessScopedRepository extends FhirRepository {
     });
     return result;
   }
+}
+
+/** What a grant is confined to: a patient's compartment, and/or SMART v2 granular conditions (any one suffices). */
+interface Limits {
+  readonly compartment?: string;
+  readonly conditions: readonly SearchRequest[];
+}
+
+function withinLimits(limits: Limits, resource: Resource): boolean {
+  if (limits.compartment && !inCompartment(limits.compartment, resource)) {
+    return false;
+  }
+  return limits.conditions.length === 0 || limits.conditions.some((condition) => matchesSearchRequest(resource, condition));
 }
 
 function compartmentFilter(compartment: string): Filter {

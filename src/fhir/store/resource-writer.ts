@@ -4,6 +4,7 @@ import type { StatementSync } from 'node:sqlite';
 import type { IndexValues } from './index-values';
 import { extractIndexValues, indexedParams } from './index-values';
 import { patientCompartments } from './patient-compartment';
+import { assertReferencesResolve, findLocalReferences } from './reference-check';
 import type { CommittedChange, SqliteStore } from './sqlite-store';
 
 export interface StoredRow {
@@ -78,6 +79,7 @@ export class ResourceWriter {
     for (const guard of this.store.guards) {
       guard(resource, previous);
     }
+    this.checkReferences(resource);
     const { stored, bytes } = splitBinary(resource);
     const content = stringify(stored);
     const { versionId, lastUpdated } = resource.meta as { versionId: string; lastUpdated: string };
@@ -109,6 +111,26 @@ export class ResourceWriter {
       stmt.run(existing.rid);
     }
     this.logChange(resourceType, id, versionId, 'delete');
+  }
+
+  /**
+   * Inside a transaction bundle an entry may reference one created later in the same bundle, so
+   * the check waits for the end of the transaction; a single write is checked at once.
+   */
+  private checkReferences(resource: Resource): void {
+    const refs = findLocalReferences(resource, `${this.store.baseUrl}fhir/R4/`);
+    if (refs.length === 0) {
+      return;
+    }
+    const exists = (type: string, id: string): boolean => {
+      const row = this.selectRow.get(type, id) as { deleted: number } | undefined;
+      return row !== undefined && row.deleted === 0;
+    };
+    if (this.store.coordinator.inExclusive) {
+      this.store.coordinator.beforeCommit(() => assertReferencesResolve(refs, exists));
+    } else {
+      assertReferencesResolve(refs, exists);
+    }
   }
 
   private reindex(rid: number, resource: Resource): void {

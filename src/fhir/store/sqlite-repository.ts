@@ -40,6 +40,9 @@ interface StoreParts {
 
 let savepointCounter = 0;
 
+/** Results of `updateResource` that created the resource (PUT to a new id), so the route can answer 201. */
+export const createdByUpdate = new WeakSet<Resource>();
+
 /**
  * Medplum's `FhirRepository` on SQLite: the seam Medplum's own Postgres repository implements,
  * so `FhirRouter` (search parsing, batch/transaction bundles, conditional interactions, GraphQL)
@@ -104,7 +107,11 @@ export class SqliteRepository extends FhirRepository {
       if (previous && sameContent(previous, resource)) {
         return previous;
       }
-      return this.parts.writer.put(this.newVersion({ ...resource, id }), existing, previous);
+      const stored = this.parts.writer.put(this.newVersion({ ...resource, id }), existing, previous);
+      if (!previous) {
+        createdByUpdate.add(stored);
+      }
+      return stored;
     });
   }
 

@@ -22,6 +22,8 @@ export class WriteCoordinator {
   private pending: PendingWrite[] = [];
   private flushQueued = false;
   private afterCommitHooks: (() => void)[] = [];
+  private beforeCommitChecks: (() => void)[] = [];
+  private exclusiveDepth = 0;
 
   constructor(private readonly db: DatabaseSync) {}
 
@@ -40,16 +42,32 @@ export class WriteCoordinator {
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     return this.chain(async () => {
       this.db.exec('BEGIN IMMEDIATE');
+      this.exclusiveDepth++;
       let result: T;
       try {
         result = await fn();
+        for (const check of this.beforeCommitChecks.splice(0)) {
+          check();
+        }
       } catch (err) {
         this.rollback();
         throw err;
+      } finally {
+        this.exclusiveDepth--;
       }
       this.commit();
       return result;
     });
+  }
+
+  /** True inside `exclusive`: checks that need the whole transaction (references) wait for its end. */
+  get inExclusive(): boolean {
+    return this.exclusiveDepth > 0;
+  }
+
+  /** Runs `check` just before the current exclusive transaction commits; a throw rolls it back. */
+  beforeCommit(check: () => void): void {
+    this.beforeCommitChecks.push(check);
   }
 
   /** Runs `hook` once the current transaction has committed (dropped if it rolls back). */
@@ -120,6 +138,7 @@ export class WriteCoordinator {
 
   private rollback(): void {
     this.afterCommitHooks = [];
+    this.beforeCommitChecks = [];
     if (this.db.isTransaction) {
       this.db.exec('ROLLBACK');
     }
