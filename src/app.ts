@@ -18,6 +18,9 @@ import { SqliteRepository } from './fhir/store/sqlite-repository';
 import type { WriteGuard } from './fhir/store/sqlite-store';
 import { SqliteStore } from './fhir/store/sqlite-store';
 import { problem } from './http/problem';
+import { taskLifecycleGuard, validationGuard } from './fhir/write-guards';
+import type { ResourceValidator } from './fhir/validation';
+import { createResourceValidator } from './fhir/validation';
 
 export const VERSION = '0.1.0';
 
@@ -30,6 +33,7 @@ export interface DermbridgeApp {
   readonly auth: Auth;
   readonly audit: AuditLog;
   readonly logger: Logger;
+  readonly validator: ResourceValidator;
   /** Waits for queued writes, then closes the databases. */
   close(): Promise<void>;
 }
@@ -42,13 +46,18 @@ export interface AppOptions {
 
 /**
  * The table of contents: builds the store, auth and routes from one validated Config.
- * Start-up order: definitions → store (migrations) → audit → auth → routes.
+ * Start-up order: definitions → validator (profiles) → store (migrations) → audit → auth → routes.
  */
 export function createApp(config: Config, options: AppOptions = {}): DermbridgeApp {
   const logger = options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.client_secret', '*.secret'] });
   loadBaseDefinitions();
   mkdirSync(config.dataDir, { recursive: true });
-  const store = new SqliteStore({ path: join(config.dataDir, 'dermbridge.sqlite'), baseUrl: config.baseUrl, guards: options.guards });
+  const validator = createResourceValidator({ profilesDir: config.profilesDir });
+  for (const vs of validator.unexpandableValueSets()) {
+    logger.debug({ valueSet: vs.url, reason: vs.reason }, 'required binding not checked: value set cannot be expanded');
+  }
+  const guards: WriteGuard[] = [validationGuard(validator), taskLifecycleGuard, ...(options.guards ?? [])];
+  const store = new SqliteStore({ path: join(config.dataDir, 'dermbridge.sqlite'), baseUrl: config.baseUrl, guards });
   const repo = new SqliteRepository(store);
   const audit = new AuditLog(store);
   // Auth has its own file: its synchronous writes must never land inside, or wait on, a FHIR transaction.
@@ -74,7 +83,7 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
       bearer: auth.bearer,
       authorize: authorizeInteraction,
       audit,
-      capabilityStatement: buildCapabilityStatement({ baseUrl: config.baseUrl, version: VERSION, profiles: new Map() }),
+      capabilityStatement: buildCapabilityStatement({ baseUrl: config.baseUrl, version: VERSION, profiles: validator.profilesByType() }),
       logError: (err) => logger.error({ err }, 'unhandled error in FHIR request'),
     })
   );
@@ -92,6 +101,7 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
     auth,
     audit,
     logger,
+    validator,
     async close() {
       await store.close();
       authDb.close();

@@ -1,12 +1,15 @@
 import { createApp } from './app';
 import { loadConfig } from './config/load-config';
 import { seedDemoData } from './demo/seed-demo-data';
+import { seedConformanceResources } from './fhir/seed-conformance';
 
 /** `npm start`: the embedded server, with demo data when started with --demo. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env, process.argv.includes('--demo') ? { seedDemoData: true } : {});
   const dermbridge = createApp(config);
   const { logger } = dermbridge;
+  const conformanceChanged = await seedConformanceResources(dermbridge.repo, dermbridge.validator.conformance);
+  logger.info({ changed: conformanceChanged, profiles: dermbridge.validator.knownProfiles().length }, 'conformance resources loaded');
   if (config.seedDemoData) {
     const created = await seedDemoData(dermbridge.repo, (done, total) => logger.info(`seeding demo data ${done}/${total}`));
     logger.info({ created }, 'demo data ready');

@@ -9,6 +9,35 @@ export interface CapabilityOptions {
   readonly profiles: ReadonlyMap<string, readonly string[]>;
 }
 
+/** `Type:param` for each reference parameter of the type (what `_include` accepts; `*` is not supported). */
+function includesOf(type: string): string[] {
+  return indexedParams(type)
+    .filter((p) => p.kind === 'reference')
+    .map((p) => `${type}:${p.code}`);
+}
+
+let revIncludeIndex: Map<string, string[]> | undefined;
+
+/** `Other:param` for every reference parameter of any type that can point at this type. */
+function revIncludesOf(type: string): string[] {
+  if (!revIncludeIndex) {
+    revIncludeIndex = new Map();
+    for (const source of getResourceTypes()) {
+      for (const p of indexedParams(source)) {
+        if (p.kind !== 'reference') {
+          continue;
+        }
+        for (const target of p.param.target ?? []) {
+          const list = revIncludeIndex.get(target) ?? [];
+          list.push(`${source}:${p.code}`);
+          revIncludeIndex.set(target, list);
+        }
+      }
+    }
+  }
+  return revIncludeIndex.get(type) ?? [];
+}
+
 /** Types the FHIR API does not serve as ordinary resources (they are held elsewhere or are Medplum admin types). */
 const NOT_SERVED = new Set(['AuditEvent']);
 
@@ -33,8 +62,8 @@ export function buildCapabilityStatement(options: CapabilityOptions): Capability
       conditionalRead: 'not-supported',
       conditionalUpdate: true,
       conditionalDelete: 'single',
-      searchInclude: ['*'],
-      searchRevInclude: ['*'],
+      searchInclude: includesOf(type),
+      searchRevInclude: revIncludesOf(type),
       searchParam: indexedParams(type).map((p) => ({
         name: p.code,
         definition: p.param.url,

@@ -1,6 +1,6 @@
 import { badRequest, getStatus, isResourceType, notFound, OperationOutcomeError } from '@medplum/core';
 import type { FhirRequest, FhirRouter, HttpMethod } from '@medplum/fhir-router';
-import type { Binary, Resource } from '@medplum/fhirtypes';
+import type { Binary, Bundle, Resource } from '@medplum/fhirtypes';
 import type { Request, Response } from 'express';
 import { FHIR_JSON, sendOutcome } from './outcomes';
 import type { AccessScopedRepository } from './access/access-scoped-repository';
@@ -52,6 +52,9 @@ async function route(
     // Photos are PHI: never cached by intermediaries, never sniffed into something executable.
     res.status(200).type(contentType).set('Cache-Control', 'no-store').set('X-Content-Type-Options', 'nosniff').send(Buffer.from(bytes));
     return;
+  }
+  if (req.method === 'POST' && path === '') {
+    assertTransactionEntriesComplete(req.body);
   }
   const fhirRequest: FhirRequest = {
     method: req.method as HttpMethod,
@@ -124,4 +127,23 @@ function wantsRawBinary(req: Request): boolean {
 function queryString(originalUrl: string): string {
   const at = originalUrl.indexOf('?');
   return at >= 0 ? originalUrl.slice(at) : '';
+}
+
+/**
+ * Medplum's batch processor turns an entry without `request` into a per-entry error even in a
+ * transaction, which would commit the other entries; a transaction is all-or-nothing, so such a
+ * bundle is refused whole before anything runs.
+ */
+function assertTransactionEntriesComplete(body: unknown): void {
+  const bundle = body as Bundle | undefined;
+  if (bundle?.resourceType !== 'Bundle' || bundle.type !== 'transaction') {
+    return;
+  }
+  (bundle.entry ?? []).forEach((entry, i) => {
+    if (!entry?.request?.method || !entry.request.url) {
+      throw new OperationOutcomeError(
+        badRequest('Every transaction entry needs request.method and request.url', `Bundle.entry[${i}].request`)
+      );
+    }
+  });
 }

@@ -134,7 +134,7 @@ export class AccessScopedRepository extends FhirRepository {
   }
 
   async readResource<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
-    return this.audited('R', 'read', resourceType, () => this.readChecked<T>(resourceType, id));
+    return this.audited('R', 'read', resourceType, () => this.readChecked<T>(resourceType, id), undefined, `${resourceType}/${id}`);
   }
 
   async readReference<T extends Resource>(reference: Reference<T>): Promise<WithId<T>> {
@@ -147,10 +147,24 @@ export class AccessScopedRepository extends FhirRepository {
   }
 
   async readHistory<T extends Resource>(resourceType: string, id: string, options?: ReadHistoryOptions): Promise<Bundle<WithId<T>>> {
-    return this.audited('R', 'history-instance', resourceType, async () => {
-      await this.readChecked(resourceType, id);
-      return this.inner.readHistory<T>(resourceType, id, options);
-    });
+    return this.audited(
+      'R',
+      'history-instance',
+      resourceType,
+      async () => {
+        const limits = this.require(resourceType, 'r');
+        const history = await this.inner.readHistory<T>(resourceType, id, options);
+        // Every version must be within the grant (a deleted resource keeps its history).
+        for (const entry of history.entry ?? []) {
+          if (entry.resource) {
+            this.assertVisible(limits, entry.resource);
+          }
+        }
+        return history;
+      },
+      undefined,
+      `${resourceType}/${id}`
+    );
   }
 
   async readVersion<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {
@@ -276,7 +290,8 @@ export class AccessScopedRepository extends FhirRepository {
     interaction: string,
     resourceType: string,
     fn: () => Promise<T>,
-    searchRequest?: SearchRequest
+    searchRequest?: SearchRequest,
+    target?: string
   ): Promise<T> {
     const { access } = this.scope;
     const base = {
@@ -298,8 +313,9 @@ export class AccessScopedRepository extends FhirRepository {
         ...base,
         outcome: status >= 500 ? '8' : '4',
         outcomeDesc: outcome.issue?.[0]?.details?.text ?? String(status),
-        entities: [],
-        patients: [],
+        // What was asked for, so "who tried to see patient X" finds refusals too.
+        entities: target ? [target] : [],
+        patients: target?.startsWith('Patient/') ? [target] : [],
       });
       throw err;
     }

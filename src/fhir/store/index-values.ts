@@ -7,8 +7,8 @@ import {
   convertToSearchableStrings,
   convertToSearchableTokens,
   convertToSearchableUris,
+  getParsedExpressionForResourceType,
   getSearchParameters,
-  parseFhirPath,
   toTypedValue,
 } from '@medplum/core';
 import type { Resource, SearchParameter } from '@medplum/fhirtypes';
@@ -58,7 +58,9 @@ export function indexedParams(resourceType: string): IndexedParam[] {
       if (!kind || !param.expression) {
         continue;
       }
-      params.push({ code, kind, param, atom: parseFhirPath(param.expression) });
+      // Base parameters are unions over many types (`Account.identifier | ... | Task.identifier`);
+      // keep only this type's branch, or every write evaluates all of them.
+      params.push({ code, kind, param, atom: getParsedExpressionForResourceType(resourceType, param.expression) });
     }
     paramCache.set(resourceType, params);
   }

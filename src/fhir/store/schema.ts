@@ -79,6 +79,17 @@ const MIGRATIONS: readonly string[] = [
     at TEXT NOT NULL
   );
   `,
+  // Sort keys are looked up per candidate row: (rid, pid) first makes each lookup one index probe.
+  `
+  CREATE INDEX ix_number_sort ON ix_number (rid, pid, lo);
+  CREATE INDEX ix_date_sort ON ix_date (rid, pid, lo, hi);
+  CREATE INDEX ix_token_sort ON ix_token (rid, pid, value);
+  CREATE INDEX ix_string_sort ON ix_string (rid, pid, norm);
+  DROP INDEX ix_number_rid;
+  DROP INDEX ix_date_rid;
+  DROP INDEX ix_token_rid;
+  DROP INDEX ix_string_rid;
+  `,
 ];
 
 /** Brings the database to the current schema version; each migration runs once, in a transaction. */

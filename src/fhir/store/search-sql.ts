@@ -22,14 +22,19 @@ const TABLE: Record<IndexKind, string> = {
 };
 
 const SORT_COLUMN: Record<IndexKind, string> = {
-  token: 'value',
-  string: 'norm',
-  reference: 'ref',
-  date: 'lo',
-  number: 'lo',
-  quantity: 'lo',
-  uri: 'value',
+  token: 's.value',
+  string: 's.norm',
+  reference: 's.ref',
+  // A period with only an end (a due date) sorts by its end, not by the open start '0000'.
+  date: "CASE WHEN s.lo = '0000' THEN s.hi ELSE s.lo END",
+  number: 's.lo',
+  quantity: 's.lo',
+  uri: 's.value',
 };
+
+function sortColumn(kind: IndexKind): string {
+  return SORT_COLUMN[kind];
+}
 
 /**
  * Translates FHIR search into SQL over the index tables. Each filter becomes
@@ -47,7 +52,10 @@ export class SearchSqlBuilder {
 
   /** WHERE conditions (ANDed) for all filters of a request against resources aliased `alias`. */
   where(resourceType: string, filters: readonly Filter[], alias: string): SqlFragment {
-    const parts: string[] = [`${alias}.type = ?`, `${alias}.deleted = 0`];
+    // With filters, the unary `+` keeps SQLite from driving the query by the (type) index, which
+    // would visit every resource of the type; the index lookups of the filters drive it instead.
+    const typeTerm = filters.length > 0 ? `+${alias}.type = ?` : `${alias}.type = ?`;
+    const parts: string[] = [typeTerm, `${alias}.deleted = 0`];
     const args: SQLInputValue[] = [resourceType];
     for (const filter of filters) {
       const frag = this.filter(resourceType, filter, alias);
@@ -73,7 +81,7 @@ export class SearchSqlBuilder {
       }
       const { pid, kind } = this.param(resourceType, rule.code);
       const agg = rule.descending ? 'MAX' : 'MIN';
-      const expr = `(SELECT ${agg}(s.${SORT_COLUMN[kind]}) FROM ${TABLE[kind]} s WHERE s.rid = ${alias}.rid AND s.pid = ?)`;
+      const expr = `(SELECT ${agg}(${sortColumn(kind)}) FROM ${TABLE[kind]} s WHERE s.rid = ${alias}.rid AND s.pid = ?)`;
       // Resources without a value sort last in either direction.
       terms.push(`${expr} IS NULL, ${expr} ${dir}`);
       args.push(pid, pid);

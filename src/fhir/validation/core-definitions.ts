@@ -8,7 +8,8 @@ import type { Bundle, CodeSystem, Resource, StructureDefinition, ValueSet } from
  * first needed and cached for the process, like `loadBaseDefinitions()`.
  */
 
-const TYPE_BUNDLES = ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-medplum.json'];
+/** Datatypes, Medplum's types and HL7's extension definitions (so a profile slicing in a core extension gets its value type). */
+const TYPE_BUNDLES = ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-medplum.json', 'fhir/r4/extension-definitions.json'];
 const RESOURCE_BUNDLE = 'fhir/r4/profiles-resources.json';
 const TERMINOLOGY_BUNDLES = [
   'fhir/r4/valuesets.json',
@@ -21,6 +22,8 @@ const TERMINOLOGY_BUNDLES = [
 let typeDefinitions: Map<string, StructureDefinition> | undefined;
 /** Only the resource definitions asked for are kept: holding all 150 would cost ~100 MB for nothing. */
 const resourceDefinitions = new Map<string, StructureDefinition>();
+/** URLs looked for in the resource bundle and not found, so that asking again does not re-read it. */
+const notInResourceBundle = new Set<string>();
 let terminology: { valueSets: Map<string, ValueSet>; codeSystems: Map<string, CodeSystem> } | undefined;
 
 /**
@@ -30,13 +33,17 @@ let terminology: { valueSets: Map<string, ValueSet>; codeSystems: Map<string, Co
 export function coreStructureDefinitions(urls: Iterable<string>): Map<string, StructureDefinition> {
   typeDefinitions ??= byUrl<StructureDefinition>(TYPE_BUNDLES, 'StructureDefinition');
   const wanted = [...new Set(urls)];
-  const missing = wanted.filter((url) => !typeDefinitions?.has(url) && !resourceDefinitions.has(url));
-  if (missing.some((url) => url.startsWith('http://hl7.org/fhir/StructureDefinition/'))) {
+  const missing = wanted.filter(
+    (url) => !typeDefinitions?.has(url) && !resourceDefinitions.has(url) && !notInResourceBundle.has(url) && url.startsWith('http://hl7.org/fhir/StructureDefinition/')
+  );
+  if (missing.length > 0) {
     const all = byUrl<StructureDefinition>([RESOURCE_BUNDLE], 'StructureDefinition');
     for (const url of missing) {
       const sd = all.get(url);
       if (sd) {
         resourceDefinitions.set(url, sd);
+      } else {
+        notInResourceBundle.add(url);
       }
     }
   }

@@ -2,6 +2,8 @@ import { getAllDataTypes, loadDataType, tryGetProfile } from '@medplum/core';
 import type { InternalTypeSchema } from '@medplum/core';
 import type { StructureDefinition } from '@medplum/fhirtypes';
 import { coreStructureDefinitions } from './core-definitions';
+import type { SliceCheck } from './slice-contents';
+import { prepareSliceChecks } from './slice-contents';
 import { generateSnapshot, SnapshotError } from './snapshot';
 
 /** A resource profile the validator enforces. */
@@ -12,7 +14,9 @@ export interface LoadedProfile {
   /** The name under which its parsed schema is registered with Medplum (see `registerTypeAlias`). */
   readonly typeAlias: string;
   readonly schema: InternalTypeSchema;
-  /** With a snapshot (generated when the file had only a differential). */
+  /** The slices whose own constraints are checked on the values that match them. */
+  readonly sliceChecks: readonly SliceCheck[];
+  /** As enforced: with a snapshot (generated when the file had only a differential), sliced elements' mins raised. */
   readonly structureDefinition: StructureDefinition;
 }
 
@@ -86,14 +90,15 @@ function withSnapshot(sd: StructureDefinition, resolve: (url: string) => Structu
 
 function register(sd: StructureDefinition): LoadedProfile {
   checkValidatorSupport(sd);
+  const enforced = withSlicedElementMins(sd);
   try {
-    loadDataType(sd);
+    loadDataType(enforced);
   } catch (err) {
     throw new ProfileLoadError(`${sd.url}: Medplum's validator cannot read it: ${(err as Error).message}`, { cause: err });
   }
   const schema = tryGetProfile(sd.url) as InternalTypeSchema;
   const typeAlias = registerTypeAlias(sd.type, sd.url, schema);
-  return { url: sd.url, type: sd.type, typeAlias, schema, structureDefinition: sd };
+  return { url: sd.url, type: sd.type, typeAlias, schema, sliceChecks: prepareSliceChecks(sd.url, schema), structureDefinition: enforced };
 }
 
 /**
@@ -103,12 +108,32 @@ function register(sd: StructureDefinition): LoadedProfile {
  * value's type name, so the parsed profile is registered under a name of its own, once. The name
  * holds `|` so it can never be a resource type, and `kind` is cleared so that `getResourceTypes()`
  * (the CapabilityStatement's list) does not count it. A test checks that the outcome equals the
- * re-parsing call's, so a Medplum upgrade that changes this is caught.
+ * re-parsing call's, so a Medplum upgrade that changes this is caught. One difference, for the better:
+ * the re-parsing call reads root properties through the base type, so a choice the profile narrows
+ * (`deceasedBoolean` only) still accepts the other types; through the alias it does not.
  */
 function registerTypeAlias(type: string, url: string, schema: InternalTypeSchema): string {
   const alias = `${type}|${url}`;
   getAllDataTypes()[alias] = { ...schema, kind: 'profile' };
   return alias;
+}
+
+/**
+ * A slice with min 1 means its element is present at least once, but Medplum's validator counts
+ * slices only when the element is there at all: a missing required extension slice would pass.
+ * So a sliced element's min is raised to the sum of its slices' mins (a narrowing, so allowed).
+ */
+function withSlicedElementMins(sd: StructureDefinition): StructureDefinition {
+  const elements = structuredClone(sd.snapshot?.element ?? []);
+  for (const element of elements) {
+    if (element.slicing) {
+      const sliceMins = elements
+        .filter((e) => e.sliceName && e.id === `${element.id}:${e.sliceName}`)
+        .reduce((sum, slice) => sum + (slice.min ?? 0), 0);
+      element.min = Math.max(element.min ?? 0, sliceMins);
+    }
+  }
+  return { ...sd, snapshot: { ...sd.snapshot, element: elements } };
 }
 
 /**

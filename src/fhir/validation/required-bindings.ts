@@ -27,7 +27,7 @@ export function checkRequiredBindings(tokens: CollectedTokens, expander: ValueSe
     for (const value of values) {
       const problem = checkValue(value, result.expansion);
       if (problem) {
-        issues.push(codeInvalid(value.path, problem, result.expansion, value.type));
+        issues.push(codeInvalid(choicePath(value), problem, result.expansion, value.type));
       }
     }
   }
@@ -72,6 +72,11 @@ function checkValue(value: TypedValueWithPath, expansion: Expansion): string | u
       // string, uri and Quantity can carry bindings too; none of the base required ones needs them.
       return undefined;
   }
+}
+
+/** Medplum names a choice element `value[x]`; FHIRPath names the property present, `valueCode`. */
+function choicePath(value: TypedValueWithPath): string {
+  return value.path.endsWith('[x]') ? value.path.slice(0, -3) + value.type.charAt(0).toUpperCase() + value.type.slice(1) : value.path;
 }
 
 function codingIn(coding: Coding, expansion: Expansion): boolean {

@@ -5,11 +5,12 @@ import type { ConformanceResources } from './conformance';
 import { loadConformanceResources } from './conformance';
 import { coreTerminology } from './core-definitions';
 import { dedupeIssues, issuesOf, normalizeIssues, validationFailed } from './issues';
-import { checkPrimitiveFormats } from './primitive-formats';
+import { checkPrimitiveFormats, preparePrimitiveFormats } from './primitive-formats';
 import type { LoadedProfile } from './profiles';
 import { loadProfiles } from './profiles';
 import type { CollectedTokens } from './required-bindings';
 import { checkRequiredBindings, requiredValueSets } from './required-bindings';
+import { checkSliceContents } from './slice-contents';
 import type { TerminologySource, Unexpandable } from './terminology';
 import { stripVersion, ValueSetExpander } from './terminology';
 
@@ -47,6 +48,7 @@ const BASE_PROFILE_PREFIX = 'http://hl7.org/fhir/StructureDefinition/';
  */
 export function createResourceValidator(options: ResourceValidatorOptions): ResourceValidator {
   loadBaseDefinitions();
+  preparePrimitiveFormats();
   const conformance = loadConformanceResources(options.profilesDir);
   const profiles = loadProfiles(conformance.structureDefinitions);
   const expander = new ValueSetExpander(terminologySource(conformance.valueSets, conformance.codeSystems));
@@ -106,6 +108,7 @@ function checkProfiles(resource: Resource, profiles: Map<string, LoadedProfile>,
     } catch (err) {
       issues.push(...normalizeIssues(issuesOf(err), profile.url));
     }
+    issues.push(...normalizeIssues(checkSliceContents(resource, profile.url, profile.sliceChecks, tokens), profile.url));
   });
   return issues;
 }
