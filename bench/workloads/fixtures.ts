@@ -7,7 +7,12 @@ import type { Bundle, BundleEntry, Observation, Patient, Task } from '@medplum/f
  */
 export const MRN_SYSTEM = 'urn:dermbridge:bench:mrn';
 export const QUEUE_SYSTEM = 'https://dermbridge.example.org/fhir/NamingSystem/review-queue';
-export const ECONSULT_CODE = { system: 'https://dermbridge.example.org/fhir/CodeSystem/derm-case-type', code: 'econsult-review' };
+/**
+ * Queue items are seeded straight into every status, which the e-consult lifecycle (new Tasks
+ * start in `requested`) refuses; a code of their own keeps them out of its scope. The queue query
+ * does not filter on code, so what is measured is the same.
+ */
+export const QUEUE_ITEM_CODE = { system: 'urn:dermbridge:bench:task-code', code: 'queue-item' };
 
 /** Clinics (review queues) the seeded Tasks are spread over; one query reads one clinic's queue. */
 export const QUEUE_COUNT = 20;
@@ -55,7 +60,7 @@ export function queueTask(i: number, patientIds: readonly string[], random: () =
     status: TASK_STATUSES[Math.floor(random() * TASK_STATUSES.length)],
     intent: 'order',
     priority: TASK_PRIORITIES[Math.floor(random() * TASK_PRIORITIES.length)],
-    code: { coding: [ECONSULT_CODE] },
+    code: { coding: [QUEUE_ITEM_CODE] },
     authoredOn: new Date(due.getTime() - 7 * 86_400_000).toISOString(),
     restriction: { period: { end: due.toISOString() } },
   };

@@ -50,15 +50,21 @@ export class SearchSqlBuilder {
     private readonly baseUrl: string
   ) {}
 
-  /** WHERE conditions (ANDed) for all filters of a request against resources aliased `alias`. */
+  /**
+   * WHERE conditions (ANDed) for all filters of a request against resources aliased `alias`.
+   * The most selective-looking filter drives the query as `rid IN (index lookup)`; every other
+   * one is a correlated EXISTS probe on its (rid, pid) index. Materializing each lookup instead
+   * would read every Task with status=requested just to intersect it with one clinic's queue.
+   */
   where(resourceType: string, filters: readonly Filter[], alias: string): SqlFragment {
-    // With filters, the unary `+` keeps SQLite from driving the query by the (type) index, which
-    // would visit every resource of the type; the index lookups of the filters drive it instead.
-    const typeTerm = filters.length > 0 ? `+${alias}.type = ?` : `${alias}.type = ?`;
-    const parts: string[] = [typeTerm, `${alias}.deleted = 0`];
+    const pieces = filters.map((filter) => this.filter(resourceType, filter, alias));
+    // With a driving lookup, the unary `+` keeps SQLite from driving by the (type) index instead,
+    // which would visit every resource of the type.
+    const driver = pieces.filter((p) => p.drive !== undefined).sort((a, b) => a.rank - b.rank)[0];
+    const parts: string[] = [driver ? `+${alias}.type = ?` : `${alias}.type = ?`, `${alias}.deleted = 0`];
     const args: SQLInputValue[] = [resourceType];
-    for (const filter of filters) {
-      const frag = this.filter(resourceType, filter, alias);
+    for (const piece of pieces) {
+      const frag = piece === driver ? (piece.drive as SqlFragment) : piece.probe;
       parts.push(frag.sql);
       args.push(...frag.args);
     }
@@ -90,31 +96,44 @@ export class SearchSqlBuilder {
     return { sql: terms.join(', '), args };
   }
 
-  private filter(resourceType: string, filter: Filter, alias: string): SqlFragment {
+  private filter(resourceType: string, filter: Filter, alias: string): FilterPiece {
     if (filter.code === '_id') {
-      return this.idFilter(filter, alias);
+      const frag = this.idFilter(filter, alias);
+      return { probe: frag, rank: 0 };
     }
     const dot = filter.code.indexOf('.');
     if (dot > 0) {
-      return this.chainFilter(resourceType, filter, dot, alias);
+      const frag = this.chainFilter(resourceType, filter, dot, alias);
+      return { probe: frag, drive: frag, rank: 2 };
     }
     const [code, targetType] = filter.code.split(':');
     const { pid, kind } = this.param(resourceType, code);
+    const table = TABLE[kind];
+    const probe = (cond: string, condArgs: SQLInputValue[], negated: boolean): SqlFragment => ({
+      sql: `${negated ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${table} x WHERE x.rid = ${alias}.rid AND x.pid = ?${cond ? ` AND (${cond})` : ''})`,
+      args: [pid, ...condArgs],
+    });
     if (filter.operator === Operator.MISSING || filter.operator === Operator.PRESENT) {
       const wantPresent = (filter.operator === Operator.PRESENT) === (filter.value === 'true');
-      return { sql: `${alias}.rid ${wantPresent ? '' : 'NOT '}IN (SELECT rid FROM ${TABLE[kind]} WHERE pid = ?)`, args: [pid] };
+      return { probe: probe('', [], !wantPresent), rank: 9 };
     }
-    const values = splitSearchOnComma(filter.value);
     const negated = filter.operator === Operator.NOT || filter.operator === Operator.NOT_EQUALS;
     const ors: string[] = [];
-    const args: SQLInputValue[] = [pid];
-    for (const value of values) {
+    const condArgs: SQLInputValue[] = [];
+    for (const value of splitSearchOnComma(filter.value)) {
       const frag = this.valueCondition(kind, filter, value, targetType);
       ors.push(frag.sql);
-      args.push(...frag.args);
+      condArgs.push(...frag.args);
     }
-    const lookup = `SELECT rid FROM ${TABLE[kind]} WHERE pid = ? AND (${ors.join(' OR ')})`;
-    return { sql: `${alias}.rid ${negated ? 'NOT ' : ''}IN (${lookup})`, args };
+    const cond = ors.join(' OR ');
+    if (negated) {
+      return { probe: probe(cond, condArgs, true), rank: 9 };
+    }
+    return {
+      probe: probe(cond, condArgs, false),
+      drive: { sql: `${alias}.rid IN (SELECT rid FROM ${table} WHERE pid = ? AND (${cond}))`, args: [pid, ...condArgs] },
+      rank: selectivityRank(code, kind, filter),
+    };
   }
 
   private valueCondition(kind: IndexKind, filter: Filter, value: string, targetType: string | undefined): SqlFragment {
@@ -188,6 +207,37 @@ export class SearchSqlBuilder {
       throw new OperationOutcomeError(badRequest(`Unknown search parameter "${code}" for ${resourceType}`));
     }
     return { pid, kind: p.kind, targets: (p.param.target ?? []) as string[] };
+  }
+}
+
+/** One filter, as a correlated probe and (when it can) as a driving index lookup. */
+interface FilterPiece {
+  readonly probe: SqlFragment;
+  readonly drive?: SqlFragment;
+  /** Lower drives first: a guess at selectivity, since SQLite cannot estimate IN-subquery sizes. */
+  readonly rank: number;
+}
+
+/**
+ * Identifiers and references name one or a few resources; dates and strings usually match more;
+ * status-like codes match a large share of a type. Lower is more selective.
+ */
+function selectivityRank(code: string, kind: IndexKind, filter: Filter): number {
+  if (code === 'identifier' || code.endsWith('-identifier')) {
+    return 1;
+  }
+  switch (kind) {
+    case 'reference':
+      return 2;
+    case 'uri':
+    case 'string':
+      return filter.operator === Operator.CONTAINS ? 6 : 3;
+    case 'date':
+    case 'number':
+    case 'quantity':
+      return 5;
+    default:
+      return 4;
   }
 }
 
