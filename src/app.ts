@@ -56,7 +56,8 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
   for (const vs of validator.unexpandableValueSets()) {
     logger.debug({ valueSet: vs.url, reason: vs.reason }, 'required binding not checked: value set cannot be expanded');
   }
-  const guards: WriteGuard[] = [validationGuard(validator), taskLifecycleGuard, ...(options.guards ?? [])];
+  // The lifecycle first: an illegal transition is a more useful answer than what the target state lacks.
+  const guards: WriteGuard[] = [taskLifecycleGuard, validationGuard(validator), ...(options.guards ?? [])];
   const store = new SqliteStore({ path: join(config.dataDir, 'dermbridge.sqlite'), baseUrl: config.baseUrl, guards });
   const repo = new SqliteRepository(store);
   const audit = new AuditLog(store);

@@ -1,8 +1,9 @@
 import { badRequest, getStatus, isResourceType, notFound, OperationOutcomeError } from '@medplum/core';
-import type { FhirRequest, FhirRouter, HttpMethod } from '@medplum/fhir-router';
+import type { FhirRequest, FhirResponse, FhirRouter, HttpMethod } from '@medplum/fhir-router';
 import type { Binary, Bundle, Resource } from '@medplum/fhirtypes';
 import type { Request, Response } from 'express';
 import { FHIR_JSON, sendOutcome } from './outcomes';
+import { resolveConditionalCreates } from './transaction-conditional-creates';
 import type { AccessScopedRepository } from './access/access-scoped-repository';
 
 /** Path segments that are not resource types but are routed by the FHIR router. */
@@ -53,21 +54,28 @@ async function route(
     res.status(200).type(contentType).set('Cache-Control', 'no-store').set('X-Content-Type-Options', 'nosniff').send(Buffer.from(bytes));
     return;
   }
-  if (req.method === 'POST' && path === '') {
-    assertTransactionEntriesComplete(req.body);
+  let response: FhirResponse;
+  if (req.method === 'POST' && path === '' && isTransaction(req.body)) {
+    const bundle = req.body;
+    assertTransactionEntriesComplete(bundle);
+    // The whole transaction, conditional creates included, is one store transaction; a failed
+    // entry throws so it rolls back (the router itself only reports the failure).
+    response = await repo.withTransaction(
+      async (tx) => {
+        const result = await router.handleRequest(fhirRequest(req, path, await resolveConditionalCreates(bundle, tx)), tx);
+        if (getStatus(result[0]) >= 400) {
+          throw new OperationOutcomeError(result[0]);
+        }
+        return result;
+      },
+      { resourceTypes: [] }
+    );
+  } else {
+    response = await router.handleRequest(fhirRequest(req, path, bodyAsResource(req, root)), repo);
   }
-  const fhirRequest: FhirRequest = {
-    method: req.method as HttpMethod,
-    url: path + queryString(req.originalUrl),
-    pathname: '',
-    body: bodyAsResource(req, root),
-    params: {},
-    query: {},
-    headers: req.headers,
-    config: { transactions: true },
-  };
-  const [outcome, resource] = await router.handleRequest(fhirRequest, repo);
+  // Only now, after COMMIT: the audit trail, then the answer.
   await beforeResponse();
+  const [outcome, resource] = response;
   const status = getStatus(outcome);
   if (status >= 400 || !resource) {
     sendOutcome(res, outcome, status);
@@ -75,6 +83,19 @@ async function route(
   }
   setResourceHeaders(res, resource, status, baseUrl);
   res.status(status).type(FHIR_JSON).send(JSON.stringify(resource));
+}
+
+function fhirRequest(req: Request, path: string, body: unknown): FhirRequest {
+  return {
+    method: req.method as HttpMethod,
+    url: path + queryString(req.originalUrl),
+    pathname: '',
+    body,
+    params: {},
+    query: {},
+    headers: req.headers,
+    config: { transactions: true },
+  };
 }
 
 function setResourceHeaders(res: Response, resource: Resource, status: number, baseUrl: string): void {
@@ -134,11 +155,11 @@ function queryString(originalUrl: string): string {
  * transaction, which would commit the other entries; a transaction is all-or-nothing, so such a
  * bundle is refused whole before anything runs.
  */
-function assertTransactionEntriesComplete(body: unknown): void {
-  const bundle = body as Bundle | undefined;
-  if (bundle?.resourceType !== 'Bundle' || bundle.type !== 'transaction') {
-    return;
-  }
+function isTransaction(body: unknown): body is Bundle {
+  return (body as Bundle | undefined)?.resourceType === 'Bundle' && (body as Bundle).type === 'transaction';
+}
+
+function assertTransactionEntriesComplete(bundle: Bundle): void {
   (bundle.entry ?? []).forEach((entry, i) => {
     if (!entry?.request?.method || !entry.request.url) {
       throw new OperationOutcomeError(
