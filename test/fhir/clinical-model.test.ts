@@ -1,4 +1,4 @@
-import type { Bundle, CapabilityStatement, Media, OperationOutcome, Questionnaire, Task } from '@medplum/fhirtypes';
+import type { Bundle, CapabilityStatement, DiagnosticReport, Media, OperationOutcome, Questionnaire, Task } from '@medplum/fhirtypes';
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -131,7 +131,7 @@ describe('clinical model on the embedded server (profiles, Questionnaires, Task 
         resourceType: 'DiagnosticReport',
         status: 'final',
         code: { text: 'Dermatology e-consult report' },
-        subject: current.for,
+        subject: current.for as DiagnosticReport['subject'],
         effectiveDateTime: new Date().toISOString(),
         conclusion: 'Seborrhoeic keratosis; no treatment needed.',
       });
