@@ -183,6 +183,16 @@ describe('POST /fhir/R4 (transaction and batch Bundles)', () => {
       assert.equal(await countObservations(marker), 0);
     });
 
+    it('rejects a reference to a resource the store does not hold, naming the element, and stores nothing', async () => {
+      const mrn = unique('missing-target');
+      const marker = unique('obs');
+      const res = await fhir.post('', bundle('transaction', [patientEntry(mrn), observationEntry(marker, `Patient/${randomUUID()}`)]));
+      assertOutcome(res, 400);
+      assert.deepEqual((res.body as { issue: { expression?: string[] }[] }).issue[0].expression, ['Observation.subject']);
+      assert.equal(await countPatients(mrn), 0);
+      assert.equal(await countObservations(marker), 0);
+    });
+
     it('creates a Patient only once when ifNoneExist names the same identifier in two transactions', async () => {
       const mrn = unique('tx-conditional');
       const conditional = (): Bundle =>
