@@ -25,6 +25,7 @@ import type { AccessContext, AccessDecision, ScopeInteraction } from '../../auth
 import type { AuditEntry, AuditSink } from '../../audit/audit-entry';
 import { patientCompartments } from '../store/patient-compartment';
 import type { SqliteRepository } from '../store/sqlite-repository';
+import { searchByReferenceVia } from '../search-by-reference';
 
 export type Authorize = (access: AccessContext, resourceType: string, interaction: ScopeInteraction) => AccessDecision;
 
@@ -225,12 +226,7 @@ export class AccessScopedRepository extends FhirRepository {
     referenceField: string,
     references: string[]
   ): Promise<Record<string, WithId<T>[]>> {
-    const results: Record<string, WithId<T>[]> = {};
-    for (const reference of references) {
-      const filters: Filter[] = [...(searchRequest.filters ?? []), { code: referenceField, operator: Operator.EQUALS, value: reference }];
-      results[reference] = await this.searchResources({ ...searchRequest, filters });
-    }
-    return results;
+    return searchByReferenceVia(this, searchRequest, referenceField, references);
   }
 
   async withTransaction<TResult>(callback: (txRepo: this) => Promise<TResult>, options: TransactionOptions): Promise<TResult> {

@@ -27,6 +27,7 @@ import { randomUUID } from 'node:crypto';
 import { ResourceReader } from './resource-reader';
 import { ResourceWriter } from './resource-writer';
 import type { SqliteStore } from './sqlite-store';
+import { searchByReferenceVia } from '../search-by-reference';
 
 /** The pieces every repository instance over one store shares. */
 interface StoreParts {
@@ -206,12 +207,7 @@ export class SqliteRepository extends FhirRepository {
     referenceField: string,
     references: string[]
   ): Promise<Record<string, WithId<T>[]>> {
-    const results: Record<string, WithId<T>[]> = {};
-    for (const reference of references) {
-      const filters = [...(searchRequest.filters ?? []), { code: referenceField, operator: 'eq' as never, value: reference }];
-      results[reference] = await this.searchResources({ ...searchRequest, filters });
-    }
-    return results;
+    return searchByReferenceVia(this, searchRequest, referenceField, references);
   }
 
   async withTransaction<TResult>(callback: (txRepo: this) => Promise<TResult>, _options?: TransactionOptions): Promise<TResult> {
