@@ -31,9 +31,9 @@ export function fhirErrorHandler(log: (err: unknown) => void): ErrorRequestHandl
       next(err);
       return;
     }
-    const httpErr = err as { type?: string; status?: number; statusCode?: number; message?: string };
+    const httpErr = err as { type?: string; status?: number; limit?: number; message?: string };
     if (httpErr.type === 'entity.too.large') {
-      sendOutcome(res, outcomeError('too-costly', `Request body is larger than the ${httpErr.message?.match(/\d+/)?.[0] ?? ''} byte limit`.replace(' the  byte', ' the byte')), 413);
+      sendOutcome(res, outcomeError('too-costly', `Request body is larger than the limit of ${httpErr.limit ?? '?'} bytes`), 413);
       return;
     }
     if (httpErr.type === 'entity.parse.failed') {

@@ -44,6 +44,7 @@ export function createFhirRoutes(deps: FhirRoutesDeps): Router {
       authorize: deps.authorize,
       audit,
       sourceAddress: req.ip,
+      logError: deps.logError,
     });
     await handleFhirRequest(req, res, deps.router, repo, deps.baseUrl, () => audit.flush());
   });

@@ -20,7 +20,7 @@ import type {
 } from '@medplum/fhir-router';
 import { FhirRepository, getExtraEntries } from '@medplum/fhir-router';
 import type { Operation } from '@medplum/core';
-import type { Bundle, BundleEntry, Parameters, Reference, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, OperationOutcome, Parameters, Reference, Resource } from '@medplum/fhirtypes';
 import type { AccessContext, AccessDecision, ScopeInteraction } from '../../auth/access-context';
 import type { AuditEntry, AuditSink } from '../../audit/audit-entry';
 import { patientCompartments } from '../store/patient-compartment';
@@ -34,7 +34,15 @@ export interface AccessScope {
   readonly authorize: Authorize;
   readonly audit: PendingAudits;
   readonly sourceAddress?: string;
+  /** Where unexpected failures (bugs, a full disk) are logged; the client only sees a 500. */
+  readonly logError: (err: unknown) => void;
 }
+
+/** The body of every 500: no internals (SQL, paths, stack) reach the client. */
+const INTERNAL_ERROR: OperationOutcome = {
+  resourceType: 'OperationOutcome',
+  issue: [{ severity: 'error', code: 'exception', details: { text: 'Internal server error' } }],
+};
 
 /**
  * Audit entries of one request. They are queued, not awaited, where they happen: inside a
@@ -302,7 +310,14 @@ export class AccessScopedRepository extends FhirRepository {
     let result: T;
     try {
       result = await fn();
-    } catch (err) {
+    } catch (caught) {
+      // FhirRouter would report any thrown Error as a 400 carrying its message; only our own
+      // OperationOutcomeErrors are the client's business.
+      let err = caught;
+      if (!(caught instanceof OperationOutcomeError)) {
+        this.scope.logError(caught);
+        err = new OperationOutcomeError(INTERNAL_ERROR);
+      }
       const outcome = normalizeOperationOutcome(err);
       const status = getStatus(outcome);
       this.scope.audit.record({
