@@ -97,8 +97,9 @@ export class ResourceWriter {
     this.reindex(rid, resource);
     this.logChange(resource.resourceType, resource.id, versionId, existing && !existing.deleted ? 'update' : 'create');
     if (resource.resourceType === 'Binary') {
-      // As on read: where the raw bytes are served, which MedplumClient.createAttachment links to.
-      (resource as Binary).url = `${this.store.baseUrl}fhir/R4/Binary/${resource.id}`;
+      // As Medplum answers a Binary write: no echo of the (possibly megabytes of) content, but the
+      // URL it is served at, which MedplumClient.createAttachment links to.
+      return { ...stored, url: `${this.store.baseUrl}fhir/R4/Binary/${resource.id}` } as WithId<T>;
     }
     return resource;
   }
@@ -186,9 +187,11 @@ function splitBinary<T extends Resource>(resource: T): { stored: T; bytes?: Uint
   if (data === undefined) {
     return { stored: resource };
   }
-  const bytes = Buffer.from(data, 'base64');
-  if (bytes.toString('base64').replace(/=+$/, '') !== data.replace(/\s/g, '').replace(/=+$/, '')) {
+  // One linear pass: Buffer.from would silently skip characters that are not base64.
+  if (!BASE64.test(data)) {
     throw new OperationOutcomeError(badRequest('Binary.data is not valid base64', 'Binary.data'));
   }
-  return { stored: rest as T, bytes };
+  return { stored: rest as T, bytes: Buffer.from(data, 'base64') };
 }
+
+const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
