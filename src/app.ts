@@ -18,6 +18,7 @@ import { SqliteRepository } from './fhir/store/sqlite-repository';
 import type { WriteGuard } from './fhir/store/sqlite-store';
 import { SqliteStore } from './fhir/store/sqlite-store';
 import { problem } from './http/problem';
+import { createIntake } from './intake';
 import { taskLifecycleGuard, validationGuard } from './fhir/write-guards';
 import type { ResourceValidator } from './fhir/validation';
 import { createResourceValidator } from './fhir/validation';
@@ -88,6 +89,7 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
       logError: (err) => logger.error({ err }, 'unhandled error in FHIR request'),
     })
   );
+  app.use('/intake', createIntake({ config, bearer: auth.bearer, validator, logger }));
   app.use((req, res) => problem(res, 404, 'not-found', `No route for ${req.method} ${req.path}`));
   app.use(((err, _req, res, _next) => {
     logger.error({ err }, 'unhandled error');
