@@ -103,8 +103,9 @@ export async function verifyAccessToken(keys: SigningKeys, where: TokenAudience,
   return { access, expiresAt: (payload.exp as number) * 1000 };
 }
 
-function keyFor(keys: SigningKeys, kid: string | undefined) {
-  const key = kid === undefined ? undefined : keys.publicKeyFor(kid);
+function keyFor(keys: SigningKeys, kid: unknown) {
+  // The header is attacker-controlled: anything but a string names no key of ours.
+  const key = typeof kid === 'string' ? keys.publicKeyFor(kid) : undefined;
   if (!key) {
     throw new UnknownSigningKeyError(kid);
   }
@@ -114,7 +115,7 @@ function keyFor(keys: SigningKeys, kid: string | undefined) {
 /** The token names a `kid` that none of the server's keys has: not ours (or forged). */
 export class UnknownSigningKeyError extends Error {
   readonly code = 'ERR_UNKNOWN_SIGNING_KEY';
-  constructor(kid: string | undefined) {
-    super(kid === undefined ? 'Token has no kid' : `No server key has kid ${kid}`);
+  constructor(kid: unknown) {
+    super(typeof kid !== 'string' ? 'Token has no usable kid' : `No server key has kid ${kid}`);
   }
 }

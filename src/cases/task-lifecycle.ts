@@ -62,12 +62,15 @@ export function isEconsultTask(task: Task | undefined): boolean {
   if (!task) {
     return false;
   }
-  if (task.meta?.profile?.some((p) => p.split('|')[0] === PROFILE_URLS.econsultTask)) {
+  // Runs before validation, so the input may be malformed: look only at well-shaped values.
+  const profiles: unknown = task.meta?.profile;
+  if (Array.isArray(profiles) && profiles.some((p) => typeof p === 'string' && p.split('|')[0] === PROFILE_URLS.econsultTask)) {
     return true;
   }
+  const codings: unknown = task.code?.coding;
   return (
-    task.code?.coding?.some((c) => c.system === ECONSULT_TASK_CODE.system && c.code === ECONSULT_TASK_CODE.code) ??
-    false
+    Array.isArray(codings) &&
+    codings.some((c) => c?.system === ECONSULT_TASK_CODE.system && c?.code === ECONSULT_TASK_CODE.code)
   );
 }
 

@@ -55,6 +55,9 @@ async function route(
     return;
   }
   let response: FhirResponse;
+  if (req.method === 'POST' && path === '') {
+    assertBundleEntriesWellFormed(req.body);
+  }
   if (req.method === 'POST' && path === '' && isTransaction(req.body)) {
     const bundle = req.body;
     assertTransactionEntriesComplete(bundle);
@@ -155,6 +158,22 @@ function queryString(originalUrl: string): string {
  * transaction, which would commit the other entries; a transaction is all-or-nothing, so such a
  * bundle is refused whole before anything runs.
  */
+/** Shapes the batch processor assumes without checking (it would fail with a JavaScript error). */
+function assertBundleEntriesWellFormed(body: unknown): void {
+  const bundle = body as Bundle | undefined;
+  if (bundle?.resourceType !== 'Bundle' || bundle.entry === undefined) {
+    return;
+  }
+  if (!Array.isArray(bundle.entry)) {
+    throw new OperationOutcomeError(badRequest('Bundle.entry must be an array', 'Bundle.entry'));
+  }
+  bundle.entry.forEach((entry, i) => {
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
+      throw new OperationOutcomeError(badRequest('Every Bundle entry must be an object', `Bundle.entry[${i}]`));
+    }
+  });
+}
+
 function isTransaction(body: unknown): body is Bundle {
   return (body as Bundle | undefined)?.resourceType === 'Bundle' && (body as Bundle).type === 'transaction';
 }

@@ -1,6 +1,8 @@
 import type { Filter, SearchRequest, WithId } from '@medplum/core';
 import {
+  badRequest,
   forbidden,
+  isResourceType,
   getStatus,
   matchesSearchRequest,
   normalizeOperationOutcome,
@@ -20,10 +22,12 @@ import type {
 } from '@medplum/fhir-router';
 import { FhirRepository, getExtraEntries } from '@medplum/fhir-router';
 import type { Operation } from '@medplum/core';
-import type { Bundle, BundleEntry, OperationOutcome, Parameters, Reference, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, OperationOutcome, Parameters, Reference, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { AccessContext, AccessDecision, ScopeInteraction } from '../../auth/access-context';
 import type { AuditEntry, AuditSink } from '../../audit/audit-entry';
-import { patientCompartments } from '../store/patient-compartment';
+import { indexedParams } from '../store/index-values';
+import { isPatientDataType, patientCompartments } from '../store/patient-compartment';
+import { assertReferencesResolve, findLocalReferences } from '../store/reference-check';
 import type { SqliteRepository } from '../store/sqlite-repository';
 import { searchByReferenceVia } from '../search-by-reference';
 
@@ -97,6 +101,7 @@ export class AccessScopedRepository extends FhirRepository {
     return this.audited('C', 'create', resource.resourceType, async () => {
       const limits = this.require(resource.resourceType, 'c');
       this.assertWritableIn(limits, resource);
+      await this.assertReferencesVisible(limits, resource);
       return this.inner.createResource(resource, options);
     });
   }
@@ -105,12 +110,12 @@ export class AccessScopedRepository extends FhirRepository {
     return this.audited('U', 'update', resource.resourceType, async () => {
       const limits = this.require(resource.resourceType, 'u');
       if (limits && resource.id) {
-        await this.inner.readResource(resource.resourceType, resource.id).then(
-          (existing) => this.assertVisible(limits, existing),
-          (err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))
-        );
+        // A confined grant updates only what it can see, and never creates by PUT: otherwise
+        // "201 for an unused id, 404 for another patient's" would reveal which ids exist.
+        this.assertVisible(limits, await this.readHidingAbsence(resource.resourceType, resource.id));
       }
       this.assertWritableIn(limits, resource);
+      await this.assertReferencesVisible(limits, resource);
       return this.inner.updateResource(resource, options);
     });
   }
@@ -119,7 +124,7 @@ export class AccessScopedRepository extends FhirRepository {
     await this.audited('D', 'delete', resourceType, async () => {
       const limits = this.require(resourceType, 'd');
       if (limits) {
-        this.assertVisible(limits, await this.inner.readResource(resourceType, id));
+        this.assertVisible(limits, await this.readHidingAbsence(resourceType, id));
       }
       await this.inner.deleteResource(resourceType, id, options);
       return { resourceType, id } as WithId<Resource>;
@@ -135,7 +140,7 @@ export class AccessScopedRepository extends FhirRepository {
     return this.audited('U', 'patch', resourceType, async () => {
       const limits = this.require(resourceType, 'u');
       if (limits) {
-        this.assertVisible(limits, await this.inner.readResource(resourceType, id));
+        this.assertVisible(limits, await this.readHidingAbsence(resourceType, id));
       }
       const patched = await this.inner.patchResource<T>(resourceType, id, patch, options);
       return patched;
@@ -193,6 +198,9 @@ export class AccessScopedRepository extends FhirRepository {
       types.join(','),
       async () => {
         let filters = searchRequest.filters ?? [];
+        if (types.length === 1) {
+          filters = await this.confineChains(types[0], filters);
+        }
         const limitsByType = new Map<string, Limits>();
         for (const type of types) {
           const limits = this.require(type, 's');
@@ -249,9 +257,90 @@ export class AccessScopedRepository extends FhirRepository {
 
   private async readChecked<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
     const limits = this.require(resourceType, 'r');
-    const resource = await this.inner.readResource<T>(resourceType, id);
+    const resource = limits ? await this.readHidingAbsence<T>(resourceType, id) : await this.inner.readResource<T>(resourceType, id);
     this.assertVisible(limits, resource);
     return resource;
+  }
+
+  /**
+   * For confined grants: a deleted resource answers 404 like a missing one (410 would tell that
+   * another patient's resource once existed).
+   */
+  private async readHidingAbsence<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
+    try {
+      return await this.inner.readResource<T>(resourceType, id);
+    } catch (err) {
+      if (err instanceof OperationOutcomeError && getStatus(err.outcome) === 410) {
+        throw new OperationOutcomeError(notFound);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * For confined grants: a reference to patient data the caller cannot see fails exactly like a
+   * reference to nothing, so a write cannot be used to probe which ids exist. References to
+   * resources that do not exist at all are left to the store's own check (which, inside a
+   * transaction, waits for entries created later in the bundle).
+   */
+  private async assertReferencesVisible(limits: Limits | undefined, resource: Resource): Promise<void> {
+    if (!limits) {
+      return;
+    }
+    const refs = findLocalReferences(resource, this.inner.fhirBase);
+    const hidden = new Set<string>();
+    for (const { reference } of refs) {
+      const [type, id] = reference.split('/');
+      if (!id || !isResourceType(type) || !isPatientDataType(type)) {
+        continue;
+      }
+      const target = await this.inner.readResource(type, id).catch(() => undefined);
+      if (target && !withinLimits(limits, target)) {
+        hidden.add(reference);
+      }
+    }
+    if (hidden.size) {
+      assertReferencesResolve(refs, (type, id) => !hidden.has(`${type}/${id}`));
+    }
+  }
+
+  /**
+   * A chained parameter reads another resource type. When the caller's grant on that type is
+   * confined (or missing: 403), the chain is resolved through this repository, so only targets
+   * the caller may see can select anything; unconfined chains stay in SQL.
+   */
+  private async confineChains(resourceType: string, filters: Filter[]): Promise<Filter[]> {
+    const result: Filter[] = [];
+    for (const filter of filters) {
+      const dot = filter.code.indexOf('.');
+      if (dot < 0) {
+        result.push(filter);
+        continue;
+      }
+      const [code, explicitType] = filter.code.slice(0, dot).split(':');
+      const targets = (indexedParams(resourceType).find((p) => p.code === code)?.param.target ?? []) as string[];
+      const targetType = explicitType ?? (targets.length === 1 ? targets[0] : undefined);
+      if (!targetType) {
+        result.push(filter); // the store refuses it with a clear message
+        continue;
+      }
+      const targetLimits = this.require(targetType, 's');
+      if (!targetLimits) {
+        result.push(filter);
+        continue;
+      }
+      const matches = await this.searchResources({
+        resourceType: targetType as ResourceType,
+        filters: [{ ...filter, code: filter.code.slice(dot + 1) }],
+        count: MAX_CHAIN_TARGETS,
+      });
+      if (matches.length >= MAX_CHAIN_TARGETS) {
+        throw new OperationOutcomeError(badRequest(`Chained parameter ${filter.code} matches too many resources; narrow it`));
+      }
+      const value = matches.length ? matches.map((m) => `${targetType}/${m.id}`).join(',') : `${targetType}/-`;
+      result.push({ code, operator: Operator.EQUALS, value });
+    }
+    return result;
   }
 
   /** Throws 403 unless a granted scope covers the interaction; returns the limits of the grant. */
@@ -353,6 +442,9 @@ function withinLimits(limits: Limits, resource: Resource): boolean {
   }
   return limits.conditions.length === 0 || limits.conditions.some((condition) => matchesSearchRequest(resource, condition));
 }
+
+/** Most targets a confined chained parameter may resolve to before it must be narrowed. */
+const MAX_CHAIN_TARGETS = 1000;
 
 function compartmentFilter(compartment: string): Filter {
   return { code: '_compartment', operator: Operator.EQUALS, value: compartment };

@@ -13,6 +13,11 @@ function compartmentParams(resourceType: string): Set<string> | undefined {
   return paramsByType.get(resourceType);
 }
 
+/** Whether resources of this type can hold a patient's data (and so must not leak across patients). */
+export function isPatientDataType(resourceType: string): boolean {
+  return resourceType === 'Patient' || resourceType === 'Binary' || compartmentParams(resourceType) !== undefined;
+}
+
 /**
  * The patients whose compartment a resource belongs to, as `Patient/<id>` references: the
  * Patient itself, or every patient referenced through the compartment's parameters. Stored in

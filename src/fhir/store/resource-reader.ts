@@ -2,7 +2,7 @@ import type { SearchRequest, WithId } from '@medplum/core';
 import { formatSearchQuery, gone, notFound, OperationOutcomeError } from '@medplum/core';
 import type { Binary, Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { pageSize } from './search-sql';
+import { pageOffset, pageSize } from './search-sql';
 import type { SqliteStore } from './sqlite-store';
 
 /**
@@ -85,7 +85,7 @@ export class ResourceReader {
       return this.searchMultipleTypes(request, types);
     }
     const count = pageSize(request);
-    const offset = Math.max(0, request.offset ?? 0);
+    const offset = pageOffset(request);
     const where = this.store.sql.where(request.resourceType, request.filters ?? [], 'r');
     const order = this.store.sql.orderBy(request.resourceType, request.sortRules, 'r');
     // One extra row tells whether there is a next page without counting everything.

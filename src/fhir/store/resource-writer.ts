@@ -188,7 +188,7 @@ function splitBinary<T extends Resource>(resource: T): { stored: T; bytes?: Uint
     return { stored: resource };
   }
   // One linear pass: Buffer.from would silently skip characters that are not base64.
-  if (!BASE64.test(data)) {
+  if (typeof data !== 'string' || !BASE64.test(data)) {
     throw new OperationOutcomeError(badRequest('Binary.data is not valid base64', 'Binary.data'));
   }
   return { stored: rest as T, bytes: Buffer.from(data, 'base64') };

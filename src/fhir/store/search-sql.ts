@@ -374,8 +374,20 @@ function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (c) => '\\' + c);
 }
 
-/** Parses a request's `_count`, bounding it so a client cannot ask for the whole store at once. */
+/** A request's `_count`, bounded so a client cannot ask for the whole store at once. */
 export function pageSize(request: SearchRequest): number {
   const count = request.count ?? 20;
-  return Math.max(0, Math.min(count, 1000));
+  if (!Number.isInteger(count) || count < 0) {
+    throw new OperationOutcomeError(badRequest('_count must be a whole number of 0 or more', '_count'));
+  }
+  return Math.min(count, 1000);
+}
+
+/** A request's `_offset`. */
+export function pageOffset(request: SearchRequest): number {
+  const offset = request.offset ?? 0;
+  if (!Number.isInteger(offset) || offset < 0) {
+    throw new OperationOutcomeError(badRequest('_offset must be a whole number of 0 or more', '_offset'));
+  }
+  return offset;
 }

@@ -231,6 +231,11 @@ export class SqliteRepository extends FhirRepository {
     }
   }
 
+  /** This store's FHIR base URL, with trailing slash (references under it count as local). */
+  get fhirBase(): string {
+    return `${this.parts.store.baseUrl}fhir/R4/`;
+  }
+
   /** Raw bytes and content type of a Binary, for non-FHIR `Accept` headers. */
   readBinaryContent(id: string): { contentType: string; bytes: Uint8Array } {
     return this.reader.binaryBytes(id);

@@ -90,7 +90,8 @@ function validate(resource: Resource, profiles: Map<string, LoadedProfile>, expa
 
 function checkProfiles(resource: Resource, profiles: Map<string, LoadedProfile>, tokens: CollectedTokens, rejectUnknown: boolean): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
-  (resource.meta?.profile ?? []).forEach((url, i) => {
+  // A malformed meta.profile (not an array) is reported by the base structure check.
+  (Array.isArray(resource.meta?.profile) ? resource.meta.profile : []).forEach((url, i) => {
     const expression = [`${resource.resourceType}.meta.profile[${i}]`];
     const profile = profiles.get(stripVersion(url));
     if (!profile) {
