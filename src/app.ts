@@ -1,6 +1,5 @@
 import { FhirRouter } from '@medplum/fhir-router';
 import express from 'express';
-import helmet from 'helmet';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -9,6 +8,8 @@ import type { Logger } from 'pino';
 import { AuditLog } from './audit/audit-log';
 import type { Auth } from './auth';
 import { authorizeInteraction, createAuth } from './auth';
+import { fhirUserDirectory } from './auth/fhir-user-directory';
+import { createSmartLaunchRoutes } from '../smart-launch/server/routes';
 import type { Config } from './config/config';
 import { buildCapabilityStatement } from './fhir/capability-statement';
 import { loadBaseDefinitions } from './fhir/definitions';
@@ -17,11 +18,18 @@ import { installUpdateOrCreate } from './fhir/update-or-create';
 import { SqliteRepository } from './fhir/store/sqlite-repository';
 import type { WriteGuard } from './fhir/store/sqlite-store';
 import { SqliteStore } from './fhir/store/sqlite-store';
+import { corsForOrigins } from './http/cors';
 import { problem } from './http/problem';
 import { createIntake } from './intake';
+import { createSyncRoutes } from './sync/routes';
+import { requestLog } from './http/request-log';
+import { noStore, originsOf, securityHeaders } from './http/security-headers';
+import type { WriteRateLimit } from './http/write-rate-limit';
+import { DEFAULT_WRITE_RATE_LIMIT, refuseAsProblem, writeRateLimit } from './http/write-rate-limit';
 import { taskLifecycleGuard, validationGuard } from './fhir/write-guards';
 import type { ResourceValidator } from './fhir/validation';
 import { createResourceValidator } from './fhir/validation';
+import { startBots } from './bots';
 
 export const VERSION = '0.1.0';
 
@@ -43,6 +51,10 @@ export interface AppOptions {
   /** Extra write guards (validation, lifecycle) run on every write. */
   readonly guards?: readonly WriteGuard[];
   readonly logger?: Logger;
+  /** Where the app's own logger writes (default stdout); lets a test read what operators would see. */
+  readonly logDestination?: pino.DestinationStream;
+  /** FHIR writes and intake submissions per patient or clinician (default DEFAULT_WRITE_RATE_LIMIT). */
+  readonly writeRateLimit?: WriteRateLimit;
 }
 
 /**
@@ -50,7 +62,9 @@ export interface AppOptions {
  * Start-up order: definitions → validator (profiles) → store (migrations) → audit → auth → routes.
  */
 export function createApp(config: Config, options: AppOptions = {}): DermbridgeApp {
-  const logger = options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.client_secret', '*.secret'] });
+  const logger =
+    options.logger ??
+    pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.client_secret', '*.secret'] }, options.logDestination ?? pino.destination(1));
   loadBaseDefinitions();
   mkdirSync(config.dataDir, { recursive: true });
   const validator = createResourceValidator({ profilesDir: config.profilesDir });
@@ -65,22 +79,31 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
   // Auth has its own file: its synchronous writes must never land inside, or wait on, a FHIR transaction.
   const authDb = new DatabaseSync(join(config.dataDir, 'auth.sqlite'));
   authDb.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000');
-  const auth = createAuth({ config, db: authDb, logger });
+  const directory = fhirUserDirectory(repo);
+  const auth = createAuth({ config, db: authDb, logger, directory });
 
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(helmet());
+  app.use(requestLog(logger));
+  app.use(corsForOrigins(config.corsOrigins));
+  app.use(securityHeaders(config.frameAncestors, originsOf(config.smart.ehrs.map((ehr) => ehr.issuer))));
+  app.use(noStore);
   app.get('/healthcheck', (_req, res) => {
     res.json({ ok: true, version: VERSION, store: 'embedded' });
   });
   app.use(auth.router);
+  app.use(createSmartLaunchRoutes({ config, auth, directory, repo, db: authDb }));
+  // Bots: seeded Bot/Subscription resources, the after-commit dispatcher, $execute, dead letters.
+  const bots = startBots({ config, store, repo, audit, logger });
+  app.use('/admin', bots.adminRoutes(auth.bearer, authorizeInteraction));
+  app.use('/fhir/R4', writeRateLimit(options.writeRateLimit ?? DEFAULT_WRITE_RATE_LIMIT, auth.bearer));
   app.use(
     '/fhir/R4',
     createFhirRoutes({
       baseUrl: config.baseUrl,
       maxBodyBytes: config.maxBodyBytes,
-      router: installUpdateOrCreate(new FhirRouter()),
+      router: bots.installExecute(installUpdateOrCreate(new FhirRouter())),
       repo,
       bearer: auth.bearer,
       authorize: authorizeInteraction,
@@ -89,6 +112,8 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
       logError: (err) => logger.error({ err }, 'unhandled error in FHIR request'),
     })
   );
+  app.use(createSyncRoutes({ config, bearer: auth.bearer, logError: (err) => logger.error({ err }, 'sync admin request failed') }));
+  app.use('/intake', writeRateLimit(options.writeRateLimit ?? DEFAULT_WRITE_RATE_LIMIT, auth.bearer, refuseAsProblem));
   app.use('/intake', createIntake({ config, bearer: auth.bearer, validator, logger }));
   app.use((req, res) => problem(res, 404, 'not-found', `No route for ${req.method} ${req.path}`));
   app.use(((err, _req, res, _next) => {

@@ -28,6 +28,13 @@ export interface ClientRegistration {
   readonly fhirUser?: string;
   /** Tokens carry this patient context (needed for `patient/` scopes). */
   readonly patientId?: string;
+  /** Exact redirect URIs for the authorization-code grant (none: the client cannot use it). */
+  readonly redirectUris?: readonly string[];
+  /**
+   * A public client (SMART client-public, e.g. a browser app): no credentials, so it may use only
+   * the authorization-code grant, and only with PKCE.
+   */
+  readonly isPublic?: boolean;
 }
 
 export interface OAuthClient extends Omit<ClientRegistration, 'secret'> {
@@ -51,6 +58,8 @@ interface ClientRow {
   jwks_uri: string | null;
   fhir_user: string | null;
   patient_id: string | null;
+  redirect_uris: string | null;
+  is_public: number | null;
 }
 
 export function createClientRegistry(db: DatabaseSync, now: () => number = Date.now): ClientRegistry {
@@ -65,11 +74,13 @@ export function createClientRegistry(db: DatabaseSync, now: () => number = Date.
     patient_id TEXT,
     updated_at INTEGER NOT NULL
   ) STRICT`);
-  const upsert = db.prepare(`INSERT INTO auth_client (client_id, name, secret_hash, scopes, jwks, jwks_uri, fhir_user, patient_id, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+  addColumnIfMissing(db, 'redirect_uris', 'TEXT');
+  addColumnIfMissing(db, 'is_public', 'INTEGER');
+  const upsert = db.prepare(`INSERT INTO auth_client (client_id, name, secret_hash, scopes, jwks, jwks_uri, fhir_user, patient_id, redirect_uris, is_public, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash, scopes = excluded.scopes,
       jwks = excluded.jwks, jwks_uri = excluded.jwks_uri, fhir_user = excluded.fhir_user, patient_id = excluded.patient_id,
-      updated_at = excluded.updated_at`);
+      redirect_uris = excluded.redirect_uris, is_public = excluded.is_public, updated_at = excluded.updated_at`);
   const select = db.prepare('SELECT * FROM auth_client WHERE client_id = ?');
   const findRow = (clientId: string): ClientRow | undefined => select.get(clientId) as ClientRow | undefined;
 
@@ -86,6 +97,8 @@ export function createClientRegistry(db: DatabaseSync, now: () => number = Date.
         r.jwksUri ?? null,
         r.fhirUser ?? null,
         r.patientId ?? null,
+        r.redirectUris === undefined ? null : JSON.stringify(r.redirectUris),
+        r.isPublic ? 1 : 0,
         now(),
       );
       return toClient(findRow(r.clientId) as ClientRow);
@@ -114,7 +127,17 @@ function toClient(row: ClientRow): OAuthClient {
     jwksUri: row.jwks_uri ?? undefined,
     fhirUser: row.fhir_user ?? undefined,
     patientId: row.patient_id ?? undefined,
+    redirectUris: row.redirect_uris === null ? undefined : (JSON.parse(row.redirect_uris) as string[]),
+    isPublic: row.is_public === 1,
   };
+}
+
+/** Databases created before the authorization-code grant lack its columns; add them in place. */
+function addColumnIfMissing(db: DatabaseSync, column: string, type: string): void {
+  const columns = db.prepare('PRAGMA table_info(auth_client)').all() as unknown as { name: string }[];
+  if (!columns.some((c) => c.name === column)) {
+    db.exec(`ALTER TABLE auth_client ADD COLUMN ${column} ${type}`);
+  }
 }
 
 function checkRegistration(r: ClientRegistration): void {
@@ -136,7 +159,16 @@ function checkRegistration(r: ClientRegistration): void {
   if (r.jwksUri !== undefined && !/^https?:\/\//.test(r.jwksUri)) {
     throw new TypeError('jwksUri must be an http(s) URL');
   }
-  if (r.secret === undefined && r.jwks === undefined && r.jwksUri === undefined) {
+  if (r.isPublic && (r.secret !== undefined || r.jwks !== undefined || r.jwksUri !== undefined)) {
+    throw new TypeError('a public client has no secret or keys');
+  }
+  if (r.isPublic && (r.redirectUris ?? []).length === 0) {
+    throw new TypeError('a public client needs at least one redirect URI');
+  }
+  if ((r.redirectUris ?? []).some((u) => !/^https?:\/\/[^#]+$/.test(u))) {
+    throw new TypeError('redirect URIs must be absolute http(s) URLs without a fragment');
+  }
+  if (!r.isPublic && r.secret === undefined && r.jwks === undefined && r.jwksUri === undefined) {
     throw new TypeError('a client needs a secret, jwks or jwksUri to authenticate with');
   }
 }

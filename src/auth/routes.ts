@@ -1,8 +1,9 @@
 /**
  * Wiring only: the auth concern's paths and their handlers.
  *   POST /oauth2/token                   token endpoint (rate-limited, form-encoded)
+ *   GET|POST /oauth2/authorize           authorization-code grant (only with the development EHR)
  *   GET  /.well-known/jwks.json          the server's public signing keys
- *   GET  /.well-known/smart-configuration SMART discovery
+ *   GET  /.well-known/smart-configuration SMART discovery (also at {FHIR base}/.well-known/, where apps look)
  *   GET  /.well-known/openid-configuration RFC 8414 metadata
  *   GET  /auth/me                        Medplum session details (bearer-protected)
  */
@@ -18,6 +19,9 @@ export interface AuthRouterDeps {
   readonly bearer: RequestHandler;
   readonly jwks: () => object;
   readonly tokenRateLimit: { readonly limit: number; readonly windowMs: number };
+  readonly authorizeHandler?: RequestHandler;
+  /** Path of the FHIR base (`/fhir/R4`): SMART apps discover at `{iss}/.well-known/smart-configuration`. */
+  readonly fhirBasePath: string;
 }
 
 export function createAuthRouter(deps: AuthRouterDeps): Router {
@@ -33,7 +37,13 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
 
   router.post('/oauth2/token', tokenLimiter, form, deps.tokenHandler, formErrorAsOAuthError);
   router.get('/.well-known/jwks.json', (_req, res) => sendPublic(res, deps.jwks()));
-  router.get('/.well-known/smart-configuration', (_req, res) => sendPublic(res, smartConfiguration(deps.endpoints)));
+  router.get(['/.well-known/smart-configuration', `${deps.fhirBasePath}/.well-known/smart-configuration`], (_req, res) =>
+    sendPublic(res, smartConfiguration(deps.endpoints)),
+  );
+  if (deps.authorizeHandler) {
+    router.get('/oauth2/authorize', tokenLimiter, deps.authorizeHandler);
+    router.post('/oauth2/authorize', tokenLimiter, form, deps.authorizeHandler);
+  }
   router.get('/.well-known/openid-configuration', (_req, res) => sendPublic(res, openIdConfiguration(deps.endpoints)));
   router.get('/auth/me', deps.bearer, deps.meHandler);
   return router;

@@ -1,6 +1,7 @@
 /**
  * `POST /oauth2/token`, `client_credentials` grant (SMART Backend Services), with client
- * authentication by secret (HTTP Basic or form body) or by signed JWT (`private_key_jwt`).
+ * authentication by secret (HTTP Basic or form body) or by signed JWT (`private_key_jwt`); and,
+ * when the authorization endpoint is on, `authorization_code` and `refresh_token` (code-grant.ts).
  * https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  * https://hl7.org/fhir/smart-app-launch/backend-services.html#obtain-access-token
  */
@@ -12,14 +13,19 @@ import type { ClientRegistry, OAuthClient } from './client-registry';
 import { OAuthError, sendOAuthError } from './oauth-error';
 import { PROJECT_REFERENCE } from './project';
 import { grantScopes } from './scope-grant';
+import { redeemAuthorizationCode, redeemRefreshToken, type CodeGrantDeps, type UserTokenResponse } from './code-grant';
 
 export const SUPPORTED_GRANT_TYPES = ['client_credentials'] as const;
+/** With the authorization endpoint (SMART App Launch). */
+export const USER_GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
 
 export interface TokenEndpointDeps {
   readonly clients: ClientRegistry;
   readonly verifyClientAssertion: ClientAssertionVerifier;
   readonly issueAccessToken: (grant: AccessTokenGrant) => Promise<IssuedAccessToken>;
   readonly logger?: Pick<Logger, 'info' | 'warn'>;
+  /** Enables the authorization_code and refresh_token grants. */
+  readonly codeGrant?: CodeGrantDeps;
 }
 
 /**
@@ -56,15 +62,29 @@ export function createTokenHandler(deps: TokenEndpointDeps): RequestHandler {
 }
 
 /** The token endpoint without HTTP: form parameters and the Authorization header in, a token out. */
-export async function handleTokenRequest(deps: TokenEndpointDeps, params: FormParams, authorization: string | undefined): Promise<TokenResponse> {
+export async function handleTokenRequest(
+  deps: TokenEndpointDeps,
+  params: FormParams,
+  authorization: string | undefined,
+): Promise<TokenResponse | UserTokenResponse> {
   const grantType = params.grant_type;
   if (grantType === undefined) {
     throw new OAuthError('invalid_request', 'grant_type is required');
   }
-  if (!(SUPPORTED_GRANT_TYPES as readonly string[]).includes(grantType)) {
-    throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported; use ${SUPPORTED_GRANT_TYPES.join(', ')}`);
+  const supported: readonly string[] = deps.codeGrant ? [...SUPPORTED_GRANT_TYPES, ...USER_GRANT_TYPES] : SUPPORTED_GRANT_TYPES;
+  if (!supported.includes(grantType)) {
+    throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported; use ${supported.join(', ')}`);
+  }
+  if (deps.codeGrant && grantType !== 'client_credentials') {
+    const client = await identifyUserGrantClient(deps, params, authorization);
+    const response = grantType === 'authorization_code' ? await redeemAuthorizationCode(deps.codeGrant, params, client) : await redeemRefreshToken(deps.codeGrant, params, client);
+    deps.logger?.info({ clientId: client.clientId, grantType, scope: response.scope }, 'access token issued');
+    return response;
   }
   const client = await authenticateClient(deps, params, authorization);
+  if (client.isPublic) {
+    throw new OAuthError('unauthorized_client', 'A public client may only use the authorization_code grant');
+  }
   const requested = (params.scope ?? '').split(' ').filter(Boolean);
   const scopes = grantScopes(requested, client.scopes);
   if (scopes.length === 0) {
@@ -113,6 +133,26 @@ async function authenticateClient(deps: TokenEndpointDeps, params: FormParams, a
     return deps.verifyClientAssertion(params.client_assertion, params.client_id);
   }
   throw new OAuthError('invalid_client', 'Client authentication required: client_secret_basic, client_secret_post or private_key_jwt');
+}
+
+/**
+ * Who is redeeming a code or refresh token: a public client names itself (`client_id`, no
+ * credentials; PKCE or the rotating refresh token is its proof), a confidential one must
+ * authenticate exactly as for client_credentials.
+ */
+async function identifyUserGrantClient(deps: TokenEndpointDeps, params: FormParams, authorization: string | undefined): Promise<OAuthClient> {
+  const hasCredentials = authorization !== undefined || params.client_secret !== undefined || params.client_assertion !== undefined;
+  if (hasCredentials) {
+    return authenticateClient(deps, params, authorization);
+  }
+  const client = params.client_id === undefined ? undefined : deps.clients.findClient(params.client_id);
+  if (!client) {
+    throw new OAuthError('invalid_client', 'Unknown client; a public client must send client_id');
+  }
+  if (!client.isPublic) {
+    throw new OAuthError('invalid_client', `Client ${client.clientId} is confidential and must authenticate`);
+  }
+  return client;
 }
 
 interface SecretCredentials {

@@ -26,6 +26,21 @@ export interface Config {
    * Medplum server (production, docker-compose), reached with client credentials.
    */
   readonly store: StoreTarget;
+  /**
+   * Browser origins allowed to call the API cross-origin (CORS), e.g. the review app's origin or an
+   * EHR's. Empty: no cross-origin access except the public `/.well-known/*` metadata.
+   */
+  readonly corsOrigins: readonly string[];
+  /**
+   * Who may frame the app (CSP `frame-ancestors`): `'self'` plus the EHR origins that embed the
+   * SMART review app. Default `'self'` only.
+   */
+  readonly frameAncestors: readonly string[];
+  /**
+   * The SMART review app (`smart-launch/`): the EHRs allowed to launch it. The embedded server is
+   * always one of them (it plays the EHR in development); more come from `DERMBRIDGE_SMART_EHRS`.
+   */
+  readonly smart: SmartConfig;
   /** pino log level. */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -33,3 +48,31 @@ export interface Config {
 export type StoreTarget =
   | { readonly kind: 'embedded' }
   | { readonly kind: 'medplum'; readonly baseUrl: string; readonly clientId: string; readonly clientSecret: string };
+
+/** One EHR that may launch the review app (SMART App Launch: the app's registration at that EHR). */
+export interface SmartEhr {
+  /** Shown in messages, e.g. "Epic (Riverside)". */
+  readonly name: string;
+  /** The EHR's FHIR base URL, exactly as it sends it in `iss`. */
+  readonly issuer: string;
+  /** The app's client id at that EHR. */
+  readonly clientId: string;
+  /** Where that EHR sends the browser back (as registered there); default the app's own index page. */
+  readonly redirectUri?: string;
+  /** Scopes to request there (default: the app's SMART v2 scopes). */
+  readonly scope?: string;
+  /** Origins allowed to frame the app for this EHR (CSP `frame-ancestors`). */
+  readonly frameAncestors: readonly string[];
+}
+
+export interface SmartConfig {
+  /** Client id of the review app at the embedded server (a public client, PKCE). */
+  readonly clientId: string;
+  /** Other EHRs (Epic, Cerner, ...) the app accepts launches from. */
+  readonly ehrs: readonly SmartEhr[];
+  /**
+   * Development EHR: `/ehr` launcher and `/oauth2/authorize` without a login screen (the picker
+   * is the login). SECURITY: never enable where real users or data are; default only with demo data.
+   */
+  readonly devEhr: boolean;
+}

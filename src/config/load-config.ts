@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { Config, StoreTarget } from './config';
+import type { Config, SmartConfig, SmartEhr, StoreTarget } from './config';
 
 export const DEFAULT_PORT = 8103;
 export const DEFAULT_DEMO_CLIENT_ID = 'dermbridge-demo';
@@ -19,6 +19,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
   const host = overrides.host ?? env.HOST ?? '127.0.0.1';
   const baseUrl = withTrailingSlash(overrides.baseUrl ?? env.DERMBRIDGE_BASE_URL ?? `http://localhost:${port}/`);
   const logLevel = overrides.logLevel ?? parseLogLevel(env.LOG_LEVEL);
+  const seedDemoData = overrides.seedDemoData ?? env.DERMBRIDGE_DEMO_DATA === 'true';
+  const smart = overrides.smart ?? parseSmartConfig(env, seedDemoData);
+  const frameAncestors = overrides.frameAncestors ?? parseOrigins('DERMBRIDGE_FRAME_ANCESTORS', env.DERMBRIDGE_FRAME_ANCESTORS);
   return {
     port,
     host,
@@ -32,8 +35,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
       clientId: env.DERMBRIDGE_DEMO_CLIENT_ID ?? DEFAULT_DEMO_CLIENT_ID,
       clientSecret: env.DERMBRIDGE_DEMO_CLIENT_SECRET ?? DEFAULT_DEMO_CLIENT_SECRET,
     },
-    seedDemoData: overrides.seedDemoData ?? env.DERMBRIDGE_DEMO_DATA === 'true',
+    seedDemoData,
     store: overrides.store ?? parseStoreTarget(env),
+    corsOrigins: overrides.corsOrigins ?? parseOrigins('DERMBRIDGE_CORS_ORIGINS', env.DERMBRIDGE_CORS_ORIGINS),
+    // Each configured EHR may frame the app too (it embeds it in its chart).
+    frameAncestors: [...new Set([...frameAncestors, ...smart.ehrs.flatMap((e) => e.frameAncestors)])],
+    smart,
     logLevel,
   };
 }
@@ -70,6 +77,26 @@ function parseLogLevel(value: string | undefined): Config['logLevel'] {
   return value as Config['logLevel'];
 }
 
+/**
+ * A comma-separated list of origins (`https://ehr.example.org`); each must be a bare origin (scheme,
+ * host, optional port), because browsers compare origins exactly and a path or `*` would be a mistake.
+ */
+function parseOrigins(name: string, value: string | undefined): string[] {
+  const origins = (value ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(`${name} must be comma-separated origins like https://ehr.example.org (no path, no trailing slash), got "${origin}"`);
+    }
+  }
+  return origins;
+}
+
 function withTrailingSlash(url: string): string {
   return url.endsWith('/') ? url : url + '/';
 }
@@ -87,4 +114,53 @@ function parseStoreTarget(env: NodeJS.ProcessEnv): StoreTarget {
     clientId: env.MEDPLUM_CLIENT_ID,
     clientSecret: env.MEDPLUM_CLIENT_SECRET,
   };
+}
+
+export const DEFAULT_SMART_CLIENT_ID = 'dermbridge-review';
+
+/**
+ * `DERMBRIDGE_SMART_EHRS`: a JSON array of `{ name, issuer, clientId, redirectUri?, scope?,
+ * frameAncestors? }`. `DERMBRIDGE_DEV_EHR`: `true`/`false` (default: on with demo data).
+ */
+function parseSmartConfig(env: NodeJS.ProcessEnv, seedDemoData: boolean): SmartConfig {
+  const devEhr = env.DERMBRIDGE_DEV_EHR === undefined || env.DERMBRIDGE_DEV_EHR === '' ? seedDemoData : parseBoolean('DERMBRIDGE_DEV_EHR', env.DERMBRIDGE_DEV_EHR);
+  let raw: unknown = [];
+  if (env.DERMBRIDGE_SMART_EHRS) {
+    try {
+      raw = JSON.parse(env.DERMBRIDGE_SMART_EHRS);
+    } catch {
+      throw new ConfigError('DERMBRIDGE_SMART_EHRS must be a JSON array of EHRs');
+    }
+  }
+  if (!Array.isArray(raw)) {
+    throw new ConfigError('DERMBRIDGE_SMART_EHRS must be a JSON array of EHRs');
+  }
+  const ehrs = raw.map((e: Record<string, unknown>, i): SmartEhr => {
+    const where = `DERMBRIDGE_SMART_EHRS[${i}]`;
+    for (const field of ['name', 'issuer', 'clientId']) {
+      if (typeof e?.[field] !== 'string' || !e[field]) {
+        throw new ConfigError(`${where}.${field} must be a non-empty string`);
+      }
+    }
+    if (!/^https?:\/\//.test(e.issuer as string)) {
+      throw new ConfigError(`${where}.issuer must be an http(s) URL`);
+    }
+    const frameAncestors = Array.isArray(e.frameAncestors) ? parseOrigins(`${where}.frameAncestors`, e.frameAncestors.join(',')) : [];
+    return {
+      name: e.name as string,
+      issuer: e.issuer as string,
+      clientId: e.clientId as string,
+      redirectUri: typeof e.redirectUri === 'string' ? e.redirectUri : undefined,
+      scope: typeof e.scope === 'string' ? e.scope : undefined,
+      frameAncestors,
+    };
+  });
+  return { clientId: env.DERMBRIDGE_SMART_CLIENT_ID || DEFAULT_SMART_CLIENT_ID, ehrs, devEhr };
+}
+
+function parseBoolean(name: string, value: string): boolean {
+  if (value !== 'true' && value !== 'false') {
+    throw new ConfigError(`${name} must be true or false, got "${value}"`);
+  }
+  return value === 'true';
 }

@@ -1,4 +1,4 @@
-import { forbidden, OperationOutcomeError } from '@medplum/core';
+import { badRequest, forbidden, OperationOutcomeError } from '@medplum/core';
 import type { Request, Response } from 'express';
 import type { AuditLog } from '../audit/audit-log';
 import type { AccessContext } from '../auth/access-context';
@@ -18,11 +18,15 @@ export function auditEventSearch(audit: AuditLog, authorize: Authorize) {
     }
     const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
     const date = str(req.query.date);
+    const count = str(req.query._count) === undefined ? undefined : Number(req.query._count);
+    if (count !== undefined && (!Number.isInteger(count) || count < 0)) {
+      throw new OperationOutcomeError(badRequest('_count must be a whole number of 0 or more', '_count'));
+    }
     const bundle = audit.search({
       patient: str(req.query.patient) ?? str(req.query.entity),
       agent: str(req.query.agent),
       since: date?.replace(/^ge/, ''),
-      count: str(req.query._count) ? Number(req.query._count) : undefined,
+      count,
     });
     res.status(200).type(FHIR_JSON).send(JSON.stringify(bundle));
   };

@@ -8,6 +8,7 @@ import type { Authorize } from './access/access-scoped-repository';
 import { AccessScopedRepository, PendingAudits } from './access/access-scoped-repository';
 import { auditEventSearch } from './audit-event-search';
 import { handleFhirRequest } from './handle-fhir-request';
+import { limitJsonDepth } from './json-depth';
 import { FHIR_JSON, fhirErrorHandler } from './outcomes';
 import type { SqliteRepository } from './store/sqlite-repository';
 
@@ -36,6 +37,7 @@ export function createFhirRoutes(deps: FhirRoutesDeps): Router {
   r.use(express.json({ type: JSON_TYPES, limit: deps.maxBodyBytes }));
   r.use(express.urlencoded({ extended: false, limit: deps.maxBodyBytes }));
   r.use(express.raw({ type: (req) => !JSON_TYPES.some((t) => req.headers['content-type']?.startsWith(t)), limit: deps.maxBodyBytes }));
+  r.use(limitJsonDepth());
   r.get('/AuditEvent', auditEventSearch(deps.audit, deps.authorize));
   r.all('/{*path}', async (req, res) => {
     const audit = new PendingAudits(deps.audit);

@@ -61,12 +61,28 @@ export function checkPhotos(media: readonly Media[]): PhotoProblem[] {
       problems.push({ code: 'no_close_up', site, advice: RETAKE_ADVICE.no_close_up });
     }
     for (const photo of photos) {
+      if (retakenSince(photo, photos)) {
+        continue;
+      }
       for (const code of issuesOf(photo)) {
         problems.push({ code, site, media: `Media/${photo.id}`, photo: describe(photo), advice: RETAKE_ADVICE[code] });
       }
     }
   }
   return problems;
+}
+
+/**
+ * A photo is superseded once a later photo of the same site and view passes: retaken photos are
+ * added to the case (src/intake/add-photos.ts), the failed one stays on record.
+ */
+function retakenSince(photo: Media, photos: readonly Media[]): boolean {
+  const at = receivedAt(photo);
+  return photos.some((other) => other !== photo && viewOf(other) === viewOf(photo) && receivedAt(other) > at && issuesOf(other).length === 0);
+}
+
+function receivedAt(m: Media): string {
+  return m.issued ?? m.meta?.lastUpdated ?? m.createdDateTime ?? '';
 }
 
 function issuesOf(photo: Media): PhotoProblemCode[] {

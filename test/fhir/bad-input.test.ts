@@ -78,6 +78,16 @@ describe('bad input to /fhir/R4', () => {
       await assertStillServing();
     });
 
+    it('answers 400 to a body nested thousands of levels deep, and keeps serving', async () => {
+      // Built as text: JSON.stringify itself would overflow the stack at this depth.
+      const depth = 5000;
+      const body = '{"resourceType":"Patient","extension":' + '[{"extension":'.repeat(depth) + '[]' + '}]'.repeat(depth) + '}';
+      const res = await fhir.post('Patient', body);
+      assertOutcome(res, 400);
+      assert.match(res.text, /nested deeper than/);
+      await fhir.create({ resourceType: 'Patient', name: [{ family: 'AfterTheBomb' }] });
+    });
+
     it('answers 400 to an empty body', async () => {
       assertOutcome(await fhir.post('Patient', ''), 400);
     });

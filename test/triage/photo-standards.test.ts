@@ -48,3 +48,13 @@ describe('src/triage/photo-standards', () => {
     assert.match(text, /without the flash/);
   });
 });
+
+describe('src/triage/photo-standards (retaken photos)', () => {
+  it('a blurred close-up no longer counts once a later sharp close-up of the same site arrives', () => {
+    const old = photo('b', 'close-up', { extension: issue('blurry'), issued: '2025-01-14T10:00:00Z' });
+    const base = [photo('a', 'overview', { issued: '2025-01-14T10:00:00Z' }), old, photo('c', 'close-up', { issued: '2025-01-14T10:00:00Z' })];
+    assert.deepEqual(checkPhotos(base).map((p) => p.code), ['blurry']);
+    const retaken = photo('d', 'close-up', { issued: '2025-01-15T08:00:00Z' });
+    assert.deepEqual(checkPhotos([...base, retaken]), []);
+  });
+});

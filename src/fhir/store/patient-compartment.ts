@@ -40,7 +40,14 @@ export function patientCompartments(resource: Resource & { id: string }): Refere
       if (!params.has(p.code) || p.kind !== 'reference') {
         continue;
       }
-      const values = extractIndexValues(resource, p);
+      let values;
+      try {
+        values = extractIndexValues(resource, p);
+      } catch {
+        // Malformed input (access checks run before validation): it names no patient here,
+        // and validation refuses it with a proper message.
+        continue;
+      }
       for (const row of values?.kind === 'reference' ? values.rows : []) {
         if (row.ref.startsWith('Patient/')) {
           refs.add(row.ref);

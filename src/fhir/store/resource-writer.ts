@@ -72,12 +72,13 @@ export class ResourceWriter {
    * meta.lastUpdated; this adds meta.compartment, runs the guards and writes every row.
    */
   put<T extends Resource>(resource: WithId<T>, existing: StoredRow | undefined, previous: Resource | undefined): WithId<T> {
+    // Guards (validation) first: everything after them may assume a well-formed resource.
+    for (const guard of this.store.guards) {
+      guard(resource, previous);
+    }
     resource.meta = { ...resource.meta, compartment: patientCompartments(resource) };
     if (resource.meta.compartment?.length === 0) {
       delete resource.meta.compartment;
-    }
-    for (const guard of this.store.guards) {
-      guard(resource, previous);
     }
     this.checkReferences(resource);
     const { stored, bytes } = splitBinary(resource);

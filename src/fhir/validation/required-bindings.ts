@@ -58,9 +58,15 @@ function checkValue(value: TypedValueWithPath, expansion: Expansion): string | u
     case 'code':
       return typeof value.value !== 'string' || expansion.codes.has(value.value) ? undefined : `Value "${value.value}" is not in ${valueSet}`;
     case 'Coding':
+      if (!isObject(value.value)) {
+        return `A Coding from ${valueSet} is required`;
+      }
       return codingIn(value.value as Coding, expansion) ? undefined : `Coding ${describe(value.value as Coding)} is not in ${valueSet}`;
     case 'CodeableConcept': {
-      const codings = (value.value as CodeableConcept).coding ?? [];
+      // Medplum's structure check lets some malformed shapes through (a Coding object where an
+      // array belongs); only well-shaped codings can be in the value set.
+      const raw: unknown = isObject(value.value) ? (value.value as CodeableConcept).coding : undefined;
+      const codings = (Array.isArray(raw) ? raw : []).filter(isObject) as Coding[];
       if (codings.some((c) => codingIn(c, expansion))) {
         return undefined;
       }
@@ -72,6 +78,10 @@ function checkValue(value: TypedValueWithPath, expansion: Expansion): string | u
       // string, uri and Quantity can carry bindings too; none of the base required ones needs them.
       return undefined;
   }
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Medplum names a choice element `value[x]`; FHIRPath names the property present, `valueCode`. */

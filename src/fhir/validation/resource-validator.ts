@@ -93,6 +93,10 @@ function checkProfiles(resource: Resource, profiles: Map<string, LoadedProfile>,
   // A malformed meta.profile (not an array) is reported by the base structure check.
   (Array.isArray(resource.meta?.profile) ? resource.meta.profile : []).forEach((url, i) => {
     const expression = [`${resource.resourceType}.meta.profile[${i}]`];
+    if (typeof url !== 'string') {
+      issues.push({ severity: 'error', code: 'structure', details: { text: 'A profile must be a canonical URL string' }, expression });
+      return;
+    }
     const profile = profiles.get(stripVersion(url));
     if (!profile) {
       if (rejectUnknown && url !== BASE_PROFILE_PREFIX + resource.resourceType) {

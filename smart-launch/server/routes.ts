@@ -1,0 +1,73 @@
+/**
+ * Wiring only: the review app's assets and, in development, the EHR that launches it.
+ *   GET  /smart/*                 the app (launch.html, index.html, ES modules, CSS)
+ *   GET  /smart/config.json       EHRs the app accepts launches from (public: ids and URLs, no secrets)
+ *   GET  /smart/vendor/fhir-client.js  the official SMART client's browser bundle
+ *   GET  /smart/ehr-style.json    the development EHR's SMART style (`smart_style_url`)
+ *   PUT|DELETE /smart/launch-state/:state  launch state parked across the redirect (storage-less iframes)
+ *   GET  /ehr                     development EHR: pick a clinician and patient, launch the app
+ *   POST /ehr/launch              stores the launch context, redirects to the app with iss + launch
+ *   GET  /ehr/chart               the app embedded in a mock chart (iframe, no patient banner needed)
+ */
+import { dirname, join } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
+import express, { Router } from 'express';
+import type { FhirRepository } from '@medplum/fhir-router';
+import type { Auth, UserDirectory } from '../../src/auth';
+import type { Config } from '../../src/config/config';
+import { createEhrHandlers } from './dev-ehr';
+import { createLaunchStateHandlers, MAX_STATE_BYTES } from './launch-state';
+import { smartAppConfig } from './smart-app-config';
+
+export interface SmartLaunchDeps {
+  readonly config: Config;
+  readonly auth: Auth;
+  readonly directory: UserDirectory;
+  /** Unscoped: only to look up demo patients and existing cases when seeding demo cases. */
+  readonly repo: FhirRepository;
+  /** The auth database: parked launch state lives beside the launch contexts. */
+  readonly db: DatabaseSync;
+}
+
+const APP_DIR = join(__dirname, '..', 'app');
+const FHIR_CLIENT_BUNDLE = join(dirname(require.resolve('fhirclient/package.json')), 'build', 'fhir-client.min.js');
+
+export function createSmartLaunchRoutes(deps: SmartLaunchDeps): Router {
+  const router = Router();
+  router.get('/smart/config.json', (_req, res) => {
+    res.json(smartAppConfig(deps.config, deps.auth.fhirBaseUrl));
+  });
+  router.get('/smart/vendor/fhir-client.js', (_req, res) => {
+    res.type('text/javascript').sendFile(FHIR_CLIENT_BUNDLE);
+  });
+  router.get('/smart/ehr-style.json', (_req, res) => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.json(DEV_EHR_STYLE);
+  });
+  const launchState = createLaunchStateHandlers(deps.db);
+  router.put('/smart/launch-state/:state', express.text({ type: 'application/json', limit: MAX_STATE_BYTES }), launchState.park);
+  router.delete('/smart/launch-state/:state', launchState.take);
+  router.use('/smart', express.static(APP_DIR, { index: 'index.html', fallthrough: true }));
+  if (deps.config.smart.devEhr) {
+    const ehr = createEhrHandlers(deps);
+    router.get('/ehr', ehr.picker);
+    router.post('/ehr/launch', express.urlencoded({ extended: false, limit: '4kb' }), ehr.launch);
+    router.get('/ehr/chart', ehr.chart);
+  }
+  return router;
+}
+
+/** SMART App Launch "styling" JSON: the development EHR's look, which the app adopts. */
+const DEV_EHR_STYLE = {
+  color_background: '#f6f8fa',
+  color_error: '#b3261e',
+  color_highlight: '#0b5cad',
+  color_modal_backdrop: 'rgba(0,0,0,0.4)',
+  color_success: '#1e7a3a',
+  color_text: '#1b1f24',
+  dim_border_radius: '6px',
+  dim_font_size: '15px',
+  dim_spacing_size: '16px',
+  font_family_body: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+  font_family_heading: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+};
