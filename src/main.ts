@@ -19,6 +19,10 @@ async function main(): Promise<void> {
       { url: config.baseUrl, fhir: `${config.baseUrl}fhir/R4`, dataDir: config.dataDir, demoClientId: config.demoClient.clientId },
       'dermbridge listening'
     );
+    logger.info(
+      { intake: `${config.baseUrl}intake/`, reviewApp: `${config.baseUrl}ehr`, capabilityStatement: `${config.baseUrl}fhir/R4/metadata` },
+      'try these'
+    );
   });
   server.on('error', (err) => {
     logger.fatal({ err }, 'cannot listen');
