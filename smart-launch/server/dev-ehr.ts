@@ -5,7 +5,8 @@
  * https://hl7.org/fhir/smart-app-launch/app-launch.html#launch-app-ehr-launch
  *
  * SECURITY: development only (mounted when `smart.devEhr` is on). The picker *is* the login: whoever
- * can reach `/ehr` can act as any demo clinician. There is no CSRF token either, for the same reason.
+ * can reach `/ehr` can act as any demo clinician, and through `/ehr/portal` as any patient. There is
+ * no CSRF token either, for the same reason.
  */
 import type { RequestHandler, Response } from 'express';
 import { escapeHtml } from '../../src/auth/authorize-endpoint';
@@ -17,7 +18,11 @@ export interface EhrHandlers {
   readonly picker: RequestHandler;
   readonly launch: RequestHandler;
   readonly chart: RequestHandler;
+  readonly portal: RequestHandler;
 }
+
+/** Scopes of the development portal's tokens: a patient's own compartment, or a referring clinician. */
+export const DEV_PORTAL_SCOPES = { patient: ['patient/*.cruds'], clinician: ['user/*.cruds'] } as const;
 
 export function createEhrHandlers(deps: SmartLaunchDeps): EhrHandlers {
   let seeding: Promise<number> | undefined;
@@ -66,6 +71,38 @@ export function createEhrHandlers(deps: SmartLaunchDeps): EhrHandlers {
       res.redirect(303, launchUrl(launch));
     },
 
+    /**
+     * The patient portal or PCP system that would open the intake page in production: it signs
+     * the user in (here: the picker) and hands the page a token in the URL fragment, which never
+     * reaches a server log.
+     */
+    async portal(req, res) {
+      const form = req.body as Record<string, string | undefined>;
+      const back = '<p><a href="/ehr">Back</a></p>';
+      if (form.as === 'pcp') {
+        const user = (await deps.directory.practitioners()).find((p) => p.id === form.practitioner);
+        if (!user) {
+          sendEhrPage(res, 'Portal refused', `<p class="error">Pick the referring clinician.</p>${back}`, 400);
+          return;
+        }
+        const { accessToken } = await deps.auth.issueAccessToken({ clientId: 'dev-portal', scopes: DEV_PORTAL_SCOPES.clinician, fhirUser: user.id });
+        res.redirect(303, `/intake/pcp#token=${encodeURIComponent(accessToken)}`);
+        return;
+      }
+      const patient = (await deps.directory.patients()).find((p) => p.id === form.patient);
+      if (!patient) {
+        sendEhrPage(res, 'Portal refused', `<p class="error">Pick the patient who submits the case.</p>${back}`, 400);
+        return;
+      }
+      const { accessToken } = await deps.auth.issueAccessToken({
+        clientId: 'dev-portal',
+        scopes: DEV_PORTAL_SCOPES.patient,
+        fhirUser: `Patient/${patient.id}`,
+        patientId: patient.id,
+      });
+      res.redirect(303, `/intake/#token=${encodeURIComponent(accessToken)}`);
+    },
+
     async chart(req, res) {
       const launch = typeof req.query.launch === 'string' ? req.query.launch : '';
       const patients = await deps.directory.patients();
@@ -89,7 +126,16 @@ function pickerBody(practitioners: readonly DirectoryEntry[], patients: readonly
       <button type="submit" name="mode" value="embedded" id="launch-embedded">Open in chart (embedded)</button>
     </div>
   </form>
-  <p>Standalone launch (no EHR context): <a href="/smart/launch.html">/smart/launch.html</a></p>`;
+  <p>Standalone launch (no EHR context): <a href="/smart/launch.html">/smart/launch.html</a></p>
+  <h2>Patient portal and referring clinician (intake)</h2>
+  <form method="post" action="/ehr/portal" class="ehr-form">
+    <label>Patient <select name="patient" id="portal-patient">${options(patients)}</select></label>
+    <div class="ehr-actions"><button type="submit" name="as" value="patient" id="portal-patient-intake">Submit a case as this patient</button></div>
+  </form>
+  <form method="post" action="/ehr/portal" class="ehr-form">
+    <label>Referring clinician <select name="practitioner" id="portal-pcp">${options(practitioners)}</select></label>
+    <div class="ehr-actions"><button type="submit" name="as" value="pcp" id="portal-pcp-intake">Refer an e-consult as this clinician</button></div>
+  </form>`;
 }
 
 function sendEhrPage(res: Response, title: string, body: string, status = 200): void {

@@ -53,6 +53,7 @@ export function createSmartLaunchRoutes(deps: SmartLaunchDeps): Router {
     router.get('/ehr', ehr.picker);
     router.post('/ehr/launch', express.urlencoded({ extended: false, limit: '4kb' }), ehr.launch);
     router.get('/ehr/chart', ehr.chart);
+    router.post('/ehr/portal', express.urlencoded({ extended: false, limit: '4kb' }), ehr.portal);
   }
   return router;
 }
