@@ -3,11 +3,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FhirHttp } from '../test/support/fhir-http';
-import { fhirHttp } from '../test/support/fhir-http';
-import type { TestServer } from '../test/support/test-server';
-import { startTestServer } from '../test/support/test-server';
-import { sampleCase, settle, startReview, submitCase, waitFor } from '../test/bots/support';
-import { failedBotRuns } from '../test/bots/support';
+import { sampleCase, settle, startReview, submitCase, waitFor, useBotServer } from '../test/bots/support';
 
 function reviewResponse(sr: string, patient: string, author: string, edit: (qr: QuestionnaireResponse) => void = () => undefined): QuestionnaireResponse {
   const qr = JSON.parse(readFileSync(join(__dirname, '../fhir-profiles/examples/derm-review.response.example.json'), 'utf8')) as QuestionnaireResponse;
@@ -24,31 +20,20 @@ async function searchAll<T>(http: FhirHttp, query: string): Promise<T[]> {
 }
 
 describe('bots/disposition (completed review → results, end to end)', () => {
-  let server: TestServer;
-  let http: FhirHttp;
-
-  before(async () => {
-    server = await startTestServer();
-    http = fhirHttp(server.baseUrl, await server.adminToken());
-  });
-
-  after(async () => {
-    assert.deepEqual(await failedBotRuns(server.baseUrl, await server.adminToken()), [], 'no bot run failed');
-    await server.close();
-  });
+  const bed = useBotServer();
 
   it('a completed prescribe review yields a final coded report, a prescription, follow-up, messages, Provenance and a completed Task', async () => {
-    const refs = await submitCase(http, sampleCase());
-    const reviewer = await startReview(http, refs.task);
-    const review = await http.create(reviewResponse(refs.sr, refs.patient, reviewer));
+    const refs = await submitCase(bed.http, sampleCase());
+    const reviewer = await startReview(bed.http, refs.task);
+    const review = await bed.http.create(reviewResponse(refs.sr, refs.patient, reviewer));
 
     const task = await waitFor(async () => {
-      const t = (await http.get(refs.task)).body as Task;
+      const t = (await bed.http.get(refs.task)).body as Task;
       return t.status === 'completed' ? t : undefined;
     }, 15_000, 'Task completed');
     assert.equal(task.businessStatus?.coding?.[0].code, 'results-sent');
     const reportRef = task.output?.[0].valueReference?.reference as string;
-    const report = (await http.get(reportRef)).body as DiagnosticReport;
+    const report = (await bed.http.get(reportRef)).body as DiagnosticReport;
     assert.equal(report.status, 'final');
     assert.deepEqual(
       report.conclusionCode?.[0].coding?.map((c) => `${c.system}|${c.code}`),
@@ -58,50 +43,50 @@ describe('bots/disposition (completed review → results, end to end)', () => {
     assert.equal(report.media?.length, 3);
     assert.deepEqual(report.performer, [{ reference: reviewer }]);
 
-    const prescriptions = await searchAll<MedicationRequest>(http, `MedicationRequest?subject=${refs.patient}`);
+    const prescriptions = await searchAll<MedicationRequest>(bed.http, `MedicationRequest?subject=${refs.patient}`);
     assert.equal(prescriptions.length, 1);
     assert.equal(prescriptions[0].medicationCodeableConcept?.coding?.[0].code, '284520');
     assert.match(prescriptions[0].dosageInstruction?.[0].text ?? '', /thin layer/);
     assert.equal(prescriptions[0].dispenseRequest?.numberOfRepeatsAllowed, 1);
 
-    const carePlans = await searchAll<CarePlan>(http, `CarePlan?subject=${refs.patient}`);
+    const carePlans = await searchAll<CarePlan>(bed.http, `CarePlan?subject=${refs.patient}`);
     assert.equal(carePlans.length, 1);
-    const followUps = await searchAll<Task>(http, `Task?subject=${refs.patient}&intent=plan`);
+    const followUps = await searchAll<Task>(bed.http, `Task?subject=${refs.patient}&intent=plan`);
     assert.equal(followUps.length, 1);
     assert.equal(followUps[0].restriction?.period?.end, '2025-03-12T09:40:00.000Z');
 
-    const messages = await searchAll<Communication>(http, `Communication?based-on=${refs.sr}`);
+    const messages = await searchAll<Communication>(bed.http, `Communication?based-on=${refs.sr}`);
     const toPatient = messages.find((m) => m.category?.[0].text === 'Dermatology answer');
     assert.match(toPatient?.payload?.[0].contentString ?? '', /This is eczema/);
     assert.equal(messages.filter((m) => m.category?.[0].text === 'e-consult answer').length, 0, 'a patient-initiated case has no PCP to answer');
 
-    const provenance = await searchAll<Provenance>(http, `Provenance?entity=QuestionnaireResponse/${review.id}`);
+    const provenance = await searchAll<Provenance>(bed.http, `Provenance?entity=QuestionnaireResponse/${review.id}`);
     assert.equal(provenance.length, 1);
     assert.equal(provenance[0].agent[0].who?.reference, reviewer);
     assert.ok(provenance[0].target.some((t) => t.reference === reportRef));
 
     // Re-running on the same review stores nothing new.
-    await settle(http, [refs.task, reportRef]);
-    const bot = (await searchAll<{ id: string }>(http, 'Bot?identifier=https://dermbridge.example.org/fhir/sid/bot|disposition'))[0];
-    const again = await http.post(`Bot/${bot.id}/$execute`, (await http.get(`QuestionnaireResponse/${review.id}`)).body);
+    await settle(bed.http, [refs.task, reportRef]);
+    const bot = (await searchAll<{ id: string }>(bed.http, 'Bot?identifier=https://dermbridge.example.org/fhir/sid/bot|disposition'))[0];
+    const again = await bed.http.post(`Bot/${bot.id}/$execute`, (await bed.http.get(`QuestionnaireResponse/${review.id}`)).body);
     assert.equal(again.status, 200, again.text);
-    assert.equal((await searchAll(http, `MedicationRequest?subject=${refs.patient}`)).length, 1);
-    assert.equal((await searchAll(http, `DiagnosticReport?subject=${refs.patient}`)).length, 1);
-    assert.equal((await searchAll(http, `Provenance?entity=QuestionnaireResponse/${review.id}`)).length, 1);
-    assert.equal(((await http.get(reportRef)).body as DiagnosticReport).meta?.versionId, report.meta?.versionId);
+    assert.equal((await searchAll(bed.http, `MedicationRequest?subject=${refs.patient}`)).length, 1);
+    assert.equal((await searchAll(bed.http, `DiagnosticReport?subject=${refs.patient}`)).length, 1);
+    assert.equal((await searchAll(bed.http, `Provenance?entity=QuestionnaireResponse/${review.id}`)).length, 1);
+    assert.equal(((await bed.http.get(reportRef)).body as DiagnosticReport).meta?.versionId, report.meta?.versionId);
   });
 
   it('a referral answers the referring PCP and ends the Task as referred in person', async () => {
     const bundle = sampleCase();
-    const pcp = await http.create({ resourceType: 'Practitioner', name: [{ family: 'Primary', given: ['Pat'] }] });
+    const pcp = await bed.http.create({ resourceType: 'Practitioner', name: [{ family: 'Primary', given: ['Pat'] }] });
     for (const entry of bundle.entry ?? []) {
       if (entry.resource?.resourceType === 'ServiceRequest') {
         entry.resource.requester = { reference: `Practitioner/${pcp.id}` };
       }
     }
-    const refs = await submitCase(http, bundle);
-    const reviewer = await startReview(http, refs.task);
-    await http.create(
+    const refs = await submitCase(bed.http, bundle);
+    const reviewer = await startReview(bed.http, refs.task);
+    await bed.http.create(
       reviewResponse(refs.sr, refs.patient, reviewer, (qr) => {
         qr.item = (qr.item ?? []).filter((i) => i.linkId !== 'medication');
         const disposition = qr.item.find((i) => i.linkId === 'disposition');
@@ -112,14 +97,14 @@ describe('bots/disposition (completed review → results, end to end)', () => {
       })
     );
     const task = await waitFor(async () => {
-      const t = (await http.get(refs.task)).body as Task;
+      const t = (await bed.http.get(refs.task)).body as Task;
       return t.status === 'completed' ? t : undefined;
     }, 15_000, 'Task completed');
     assert.equal(task.businessStatus?.coding?.[0].code, 'referred-in-person');
-    const referrals = (await searchAll<{ code?: { text?: string }; priority?: string }>(http, `ServiceRequest?subject=${refs.patient}`)).filter((s) => s.code?.text === 'Skin biopsy');
+    const referrals = (await searchAll<{ code?: { text?: string }; priority?: string }>(bed.http, `ServiceRequest?subject=${refs.patient}`)).filter((s) => s.code?.text === 'Skin biopsy');
     assert.equal(referrals.length, 1);
     assert.equal(referrals[0].priority, 'urgent');
-    const pcpAnswer = (await searchAll<Communication>(http, `Communication?recipient=Practitioner/${pcp.id}`))[0];
+    const pcpAnswer = (await searchAll<Communication>(bed.http, `Communication?recipient=Practitioner/${pcp.id}`))[0];
     assert.match(pcpAnswer?.payload?.[0].contentString ?? '', /Agree with atopic dermatitis/);
   });
 });

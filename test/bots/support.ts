@@ -2,6 +2,43 @@ import type { Bundle, QuestionnaireResponse, QuestionnaireResponseItem, Task } f
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { MedplumClient } from '@medplum/core';
+import { strict as assert } from 'node:assert';
+import { connectStoreClient, storeConnection } from '../../src/client/store-client';
+import type { FhirHttp } from '../support/fhir-http';
+import { fhirHttp } from '../support/fhir-http';
+import type { TestServer } from '../support/test-server';
+import { startTestServer } from '../support/test-server';
+
+export interface BotServer {
+  readonly server: TestServer;
+  /** Admin FHIR client over HTTP. */
+  readonly http: FhirHttp;
+  /** The system MedplumClient bots are given. */
+  readonly medplum: MedplumClient;
+}
+
+/**
+ * A real server for one describe block, with the bots running in it: registers the mocha hooks
+ * and returns the handles, filled in once `before` has run. After the block, no bot run may have
+ * failed (a dead letter or a retry would otherwise pass unnoticed).
+ */
+export function useBotServer(): BotServer {
+  const handles = {} as { server: TestServer; http: FhirHttp; medplum: MedplumClient };
+  before(async () => {
+    handles.server = await startTestServer();
+    handles.http = fhirHttp(handles.server.baseUrl, await handles.server.adminToken());
+    handles.medplum = await connectStoreClient(storeConnection(handles.server.dermbridge.config));
+  });
+  after(async () => {
+    try {
+      assert.deepEqual(await failedBotRuns(handles.server.baseUrl, await handles.server.adminToken()), [], 'no bot run failed');
+    } finally {
+      await handles.server.close();
+    }
+  });
+  return handles;
+}
 
 /** The sample case transaction with fresh identifiers, optionally edited (answers, Task). */
 export function sampleCase(edit: { answers?: Record<string, boolean>; task?: Partial<Task> } = {}): Bundle {
