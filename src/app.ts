@@ -93,7 +93,7 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
     res.json({ ok: true, version: VERSION, store: 'embedded' });
   });
   app.use(auth.router);
-  app.use(createSmartLaunchRoutes({ config, auth, directory, repo, db: authDb }));
+  app.use(createSmartLaunchRoutes({ config, auth, directory, repo, db: authDb, audit }));
   // Bots: seeded Bot/Subscription resources, the after-commit dispatcher, $execute, dead letters.
   const bots = startBots({ config, store, repo, audit, logger });
   app.use('/admin', bots.adminRoutes(auth.bearer, authorizeInteraction));

@@ -68,6 +68,11 @@ function caseBundle(sample: Bundle, triageExample: RiskAssessment, demo: DemoCas
   const entries = JSON.parse(text) as BundleEntry[];
   for (const { resource } of entries) {
     patchResource(resource as Resource, demo, authored, due);
+    if (resource?.resourceType === 'Binary') {
+      // As a real intake files photos (src/intake/photo-media.ts): the Binary is in the patient's
+      // compartment, so a token bound to that patient can read it.
+      resource.securityContext = { reference: patientRef };
+    }
     if (resource?.resourceType === 'QuestionnaireResponse' && patient.birthDate) {
       setAnswer(resource.item ?? [], 'patient-birth-date', { valueDate: patient.birthDate });
     }

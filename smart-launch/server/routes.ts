@@ -5,6 +5,7 @@
  *   GET  /smart/vendor/fhir-client.js  the official SMART client's browser bundle
  *   GET  /smart/ehr-style.json    the development EHR's SMART style (`smart_style_url`)
  *   PUT|DELETE /smart/launch-state/:state  launch state parked across the redirect (storage-less iframes)
+ *   POST /smart/case-store-token  EHR id_token + access token → dermbridge case-store token (src/auth/case-store-token-exchange.ts)
  *   GET  /ehr                     development EHR: pick a clinician and patient, launch the app
  *   POST /ehr/launch              stores the launch context, redirects to the app with iss + launch
  *   GET  /ehr/chart               the app embedded in a mock chart (iframe, no patient banner needed)
@@ -12,8 +13,13 @@
 import { dirname, join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import express, { Router } from 'express';
+import { rateLimit } from 'express-rate-limit';
 import type { FhirRepository } from '@medplum/fhir-router';
 import type { Auth, UserDirectory } from '../../src/auth';
+import type { AuditSink } from '../../src/audit/audit-entry';
+import { createCaseStoreTokenExchange } from '../../src/auth/case-store-token-exchange';
+import { createEhrIdTokenVerifier } from '../../src/auth/ehr-id-token';
+import { OAuthError, sendOAuthError } from '../../src/auth/oauth-error';
 import type { Config } from '../../src/config/config';
 import { createEhrHandlers } from './dev-ehr';
 import { createLaunchStateHandlers, MAX_STATE_BYTES } from './launch-state';
@@ -27,6 +33,8 @@ export interface SmartLaunchDeps {
   readonly repo: FhirRepository;
   /** The auth database: parked launch state lives beside the launch contexts. */
   readonly db: DatabaseSync;
+  /** Where the case-store token exchange records its grants and refusals. */
+  readonly audit?: AuditSink;
 }
 
 const APP_DIR = join(__dirname, '..', 'app');
@@ -47,6 +55,17 @@ export function createSmartLaunchRoutes(deps: SmartLaunchDeps): Router {
   const launchState = createLaunchStateHandlers(deps.db);
   router.put('/smart/launch-state/:state', express.text({ type: 'application/json', limit: MAX_STATE_BYTES }), launchState.park);
   router.delete('/smart/launch-state/:state', launchState.take);
+  if (deps.config.smart.ehrs.some((ehr) => ehr.caseStoreAccess !== undefined)) {
+    router.post('/smart/case-store-token', exchangeRateLimit(), express.urlencoded({ extended: false, limit: '32kb' }), createCaseStoreTokenExchange({
+      ehrs: deps.config.smart.ehrs,
+      verifyIdToken: createEhrIdTokenVerifier(),
+      repo: deps.repo,
+      issueAccessToken: (grant) => deps.auth.issueAccessToken(grant),
+      clientId: deps.config.smart.clientId,
+      fhirBaseUrl: deps.auth.fhirBaseUrl,
+      audit: deps.audit,
+    }));
+  }
   router.use('/smart', express.static(APP_DIR, { index: 'index.html', fallthrough: true }));
   if (deps.config.smart.devEhr) {
     const ehr = createEhrHandlers(deps);
@@ -56,6 +75,17 @@ export function createSmartLaunchRoutes(deps: SmartLaunchDeps): Router {
     router.post('/ehr/portal', express.urlencoded({ extended: false, limit: '4kb' }), ehr.portal);
   }
   return router;
+}
+
+/** Each exchange costs the EHR two reads: 120 a minute per address is ample for re-exchanges before expiry. */
+function exchangeRateLimit() {
+  return rateLimit({
+    limit: 120,
+    windowMs: 60_000,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, res) => sendOAuthError(res, new OAuthError('temporarily_unavailable', 'Too many token exchanges; retry later')),
+  });
 }
 
 /** SMART App Launch "styling" JSON: the development EHR's look, which the app adopts. */

@@ -21,12 +21,16 @@ export interface BrowserEhr {
   readonly clientId: string;
   readonly redirectUri: string;
   readonly scope: string;
+  /** The app exchanges this EHR's tokens at `caseStoreTokenEndpoint` for a case-store token. */
+  readonly caseStoreExchange: boolean;
 }
 
 export interface BrowserAppConfig {
   readonly ehrs: readonly BrowserEhr[];
   /** The dermbridge FHIR base holding the cases (may differ from the launching EHR). */
   readonly caseStore: string;
+  /** POST here (same origin as the app) to exchange an EHR's tokens for a case-store token. */
+  readonly caseStoreTokenEndpoint: string;
   /** The EHR used for a standalone launch (the first, normally the embedded server). */
   readonly standaloneIss?: string;
 }
@@ -34,11 +38,11 @@ export interface BrowserAppConfig {
 export function smartAppConfig(config: Config, fhirBaseUrl: string): BrowserAppConfig {
   const defaultRedirect = new URL('smart/index.html', config.baseUrl).href;
   const embedded: BrowserEhr[] = config.smart.devEhr
-    ? [{ name: 'dermbridge (development EHR)', iss: fhirBaseUrl, clientId: config.smart.clientId, redirectUri: defaultRedirect, scope: REVIEW_APP_SCOPE }]
+    ? [{ name: 'dermbridge (development EHR)', iss: fhirBaseUrl, clientId: config.smart.clientId, redirectUri: defaultRedirect, scope: REVIEW_APP_SCOPE, caseStoreExchange: false }]
     : [];
   const others = config.smart.ehrs.map(
-    (e): BrowserEhr => ({ name: e.name, iss: e.issuer, clientId: e.clientId, redirectUri: e.redirectUri ?? defaultRedirect, scope: e.scope ?? REVIEW_APP_SCOPE }),
+    (e): BrowserEhr => ({ name: e.name, iss: e.issuer, clientId: e.clientId, redirectUri: e.redirectUri ?? defaultRedirect, scope: e.scope ?? REVIEW_APP_SCOPE, caseStoreExchange: e.caseStoreAccess !== undefined }),
   );
   const ehrs = [...embedded, ...others];
-  return { ehrs, caseStore: fhirBaseUrl, standaloneIss: ehrs[0]?.iss };
+  return { ehrs, caseStore: fhirBaseUrl, caseStoreTokenEndpoint: new URL('smart/case-store-token', config.baseUrl).href, standaloneIss: ehrs[0]?.iss };
 }

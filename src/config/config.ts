@@ -63,6 +63,28 @@ export interface SmartEhr {
   readonly scope?: string;
   /** Origins allowed to frame the app for this EHR (CSP `frame-ancestors`). */
   readonly frameAncestors: readonly string[];
+  /**
+   * Whether, and how, users this EHR launched may exchange its tokens for a dermbridge case-store
+   * token (`POST /smart/case-store-token`, src/auth/case-store-token-exchange.ts). Absent: no exchange.
+   */
+  readonly caseStoreAccess?: EhrCaseStoreAccess;
+}
+
+/** The token exchange's trust in one EHR: whose id_tokens, how users and patients map, what they get. */
+export interface EhrCaseStoreAccess {
+  /**
+   * OpenID Connect issuer of the EHR's id_tokens (Epic: its OAuth server, not the FHIR base). Default:
+   * the `issuer` of the EHR's `.well-known/smart-configuration`.
+   */
+  readonly openIdIssuer?: string;
+  /** Scopes of the dermbridge token; for a launch with a patient, `user/` becomes `patient/` on patient data. */
+  readonly scopes: readonly string[];
+  /** Identifier systems that name the same clinician at the EHR and at dermbridge (e.g. NPI). */
+  readonly practitionerIdentifierSystems: readonly string[];
+  /** Identifier systems that name the same patient (e.g. the MRN system). */
+  readonly patientIdentifierSystems: readonly string[];
+  /** Lifetime of the dermbridge token (short: the app exchanges again before it ends). */
+  readonly tokenLifetimeSeconds: number;
 }
 
 export interface SmartConfig {

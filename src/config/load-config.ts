@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Config, SmartConfig, SmartEhr, StoreTarget } from './config';
+import { parseCaseStoreAccess } from './parse-case-store-access';
 
 export const DEFAULT_PORT = 8103;
 export const DEFAULT_DEMO_CLIENT_ID = 'dermbridge-demo';
@@ -153,6 +154,7 @@ function parseSmartConfig(env: NodeJS.ProcessEnv, seedDemoData: boolean): SmartC
       redirectUri: typeof e.redirectUri === 'string' ? e.redirectUri : undefined,
       scope: typeof e.scope === 'string' ? e.scope : undefined,
       frameAncestors,
+      caseStoreAccess: parseCaseStoreAccess(`${where}.caseStoreAccess`, e.caseStoreAccess),
     };
   });
   return { clientId: env.DERMBRIDGE_SMART_CLIENT_ID || DEFAULT_SMART_CLIENT_ID, ehrs, devEhr };

@@ -66,3 +66,64 @@ describe('smart-launch/app/js/scopes.js', () => {
     assert.equal(allows('patient/Task.cruds', 'Patient', 'r'), false);
   });
 });
+
+interface CaseStoreToken {
+  jwtExpiry(jwt: string): number;
+  exchangeEhrTokens(ehrClient: FakeEhrClient, config: { caseStore: string; caseStoreTokenEndpoint: string }): Promise<{ access_token: string }>;
+}
+interface FakeEhrClient {
+  state: { serverUrl: string; tokenResponse: Record<string, string> };
+  refreshIfNeeded(): Promise<void>;
+  refresh(): Promise<void>;
+  getPatientId(): string | undefined;
+}
+
+describe('smart-launch/app/js/case-store-token.js', () => {
+  const jwt = (exp: number) => `e30.${Buffer.from(JSON.stringify({ exp })).toString('base64url')}.sig`;
+  const config = { caseStore: 'http://derm.test/fhir/R4', caseStoreTokenEndpoint: 'http://derm.test/smart/case-store-token' };
+  let sent: URLSearchParams[];
+  const realFetch = globalThis.fetch;
+
+  beforeEach(() => {
+    sent = [];
+    globalThis.fetch = (async (_url: string, init: { body: URLSearchParams }) => {
+      sent.push(init.body);
+      return new Response(JSON.stringify({ access_token: 'derm-token', expires_in: 300 }), { status: 200 });
+    }) as typeof fetch;
+  });
+  afterEach(() => {
+    globalThis.fetch = realFetch;
+  });
+
+  const ehrClient = (idTokenExp: number, onRefresh: (state: FakeEhrClient['state']) => void): FakeEhrClient => {
+    const client: FakeEhrClient = {
+      state: { serverUrl: 'http://epic.test/fhir/R4', tokenResponse: { access_token: 'epic-at', id_token: jwt(idTokenExp), refresh_token: 'rt' } },
+      refreshIfNeeded: async () => undefined,
+      refresh: async () => onRefresh(client.state),
+      getPatientId: () => 'epic-pat-1',
+    };
+    return client;
+  };
+
+  it('sends the EHR id_token as an RFC 8693 subject_token, with the EHR access token, iss and launch patient, and no secret', async () => {
+    const { exchangeEhrTokens } = await load<CaseStoreToken>('case-store-token.js');
+    const response = await exchangeEhrTokens(ehrClient(Date.now() / 1000 + 3600, () => assert.fail('no refresh needed')), config);
+    assert.equal(response.access_token, 'derm-token');
+    const body = Object.fromEntries(sent[0]);
+    assert.equal(body.grant_type, 'urn:ietf:params:oauth:grant-type:token-exchange');
+    assert.equal(body.subject_token_type, 'urn:ietf:params:oauth:token-type:id_token');
+    assert.equal(body.ehr_access_token, 'epic-at');
+    assert.equal(body.ehr, 'http://epic.test/fhir/R4');
+    assert.equal(body.patient, 'epic-pat-1');
+    assert.equal(body.resource, config.caseStore);
+    assert.equal(Object.keys(body).some((k) => /secret/.test(k)), false);
+  });
+
+  it('refreshes at the EHR first when the id_token is about to expire, and sends the new one', async () => {
+    const { exchangeEhrTokens } = await load<CaseStoreToken>('case-store-token.js');
+    const fresh = jwt(Date.now() / 1000 + 3600);
+    await exchangeEhrTokens(ehrClient(Date.now() / 1000 + 30, (state) => { state.tokenResponse = { ...state.tokenResponse, id_token: fresh, access_token: 'epic-at-2' }; }), config);
+    assert.equal(sent[0].get('subject_token'), fresh);
+    assert.equal(sent[0].get('ehr_access_token'), 'epic-at-2');
+  });
+});

@@ -23,7 +23,7 @@ async function start() {
   const [config, client] = await Promise.all([loadAppConfig(), FHIR.oauth2.ready()]);
   const token = client.state.tokenResponse;
   await applySmartStyle(token.smart_style_url);
-  const sources = createSources(client, config);
+  const sources = await createSources(client, config);
   const user = await client.user.read().catch(() => undefined);
   const app = {
     sources,
@@ -74,6 +74,7 @@ function showBanner(patient) {
 start().catch((err) => {
   const message = err?.message ?? String(err);
   // fhirclient's words for a state it does not know: a tampered, stale or foreign `state`.
-  if (/No state found|state/i.test(message)) showFatal('Launch refused', `This sign-in could not be matched to a launch from this browser (${message}).`);
+  if (err?.name === 'CaseStoreTokenError') showFatal('No access to dermbridge cases', `dermbridge did not accept the sign-in from your EHR: ${message}`);
+  else if (/No state found|state/i.test(message)) showFatal('Launch refused', `This sign-in could not be matched to a launch from this browser (${message}).`);
   else showFatal('Sign-in failed', message);
 });

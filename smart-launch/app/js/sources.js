@@ -3,25 +3,31 @@
  * - the EHR (the launching server): who the user is, the patient in context and their chart
  *   (problems, medications, allergies), read with the SMART token;
  * - the dermbridge case store: e-consult Tasks, ServiceRequests, intake answers, photos, triage.
- * In development the embedded server is both, so both are the same client. Against a real EHR the
- * case store is another server and needs its own token (its own SMART registration); the join by
- * identifier below does not change.
+ * In development the embedded server is both, so both are the same client and one token. Against a
+ * real EHR the case store is another server: its token comes from exchanging the EHR's tokens at
+ * dermbridge (case-store-token.js); the join by identifier below does not change.
  */
+import { caseStoreClient } from './case-store-token.js';
+
 export const CASE_TASK_CODE = 'https://dermbridge.example.org/fhir/CodeSystem/derm-case-type|econsult-review';
 export const BUSINESS_STATUS = 'https://dermbridge.example.org/fhir/CodeSystem/econsult-business-status';
 const OPEN_STATUSES = 'requested,accepted,in-progress,on-hold';
 
 const strip = (url) => String(url ?? '').replace(/\/+$/, '');
 
-export function createSources(client, config) {
+/** The EHR's token for EHR data; for the case store, the same client or one with an exchanged token. */
+export async function createSources(client, config) {
   const sameServer = strip(client.state.serverUrl) === strip(config.caseStore);
-  const cases = sameServer ? client : FHIR.client({ serverUrl: config.caseStore, tokenResponse: client.state.tokenResponse });
+  const cases = sameServer ? client : await caseStoreClient(client, config);
   return {
     ehr: client,
     cases,
     fhirUser: client.getFhirUser(),
     patientId: client.getPatientId(),
-    grantedScope: client.state.tokenResponse?.scope ?? '',
+    // What the app may do with cases: the case store's grant, not the EHR's.
+    get grantedScope() {
+      return cases.state.tokenResponse?.scope ?? '';
+    },
   };
 }
 
