@@ -1,11 +1,10 @@
 import type { MedplumClient } from '@medplum/core';
 import type { Bot, Subscription } from '@medplum/fhirtypes';
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { connectStoreClient } from '../src/client/store-client';
-import { buildBot } from './build';
 import type { BotManifestEntry } from './manifest';
-import { readManifest } from './manifest';
+import { REPO_ROOT, readManifest } from './manifest';
 
 /**
  * Deploys the bots of `bots/medplum.config.json` to a Medplum server (or the embedded server, which
@@ -24,11 +23,16 @@ export interface DeployedBot {
   readonly subscriptions: string[];
 }
 
-export async function deployBots(medplum: MedplumClient, outDir?: string): Promise<DeployedBot[]> {
+/**
+ * @param bundles - `build`: bundle each bot now (esbuild, a dev dependency); `prebuilt`: use the
+ *   bundles at each entry's `dist` (the production image builds them and leaves esbuild out).
+ */
+export async function deployBots(medplum: MedplumClient, outDir?: string, bundles: 'build' | 'prebuilt' = 'build'): Promise<DeployedBot[]> {
   const deployed: DeployedBot[] = [];
   for (const entry of readManifest().bots) {
     const bot = await findOrCreateBot(medplum, entry);
-    const file = await buildBot(entry, outDir);
+    // Loaded only to build: esbuild is a dev dependency, absent from the production image.
+    const file = bundles === 'build' ? await (require('./build') as typeof import('./build')).buildBot(entry, outDir) : join(REPO_ROOT, entry.dist);
     await medplum.post(medplum.fhirUrl('Bot', bot.id, '$deploy'), { code: readFileSync(file, 'utf8'), filename: basename(file) });
     deployed.push({ name: entry.name, botId: bot.id, subscriptions: await syncSubscriptions(medplum, bot.id, entry) });
   }

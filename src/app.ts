@@ -10,7 +10,7 @@ import type { Auth } from './auth';
 import { authorizeInteraction, createAuth } from './auth';
 import { fhirUserDirectory } from './auth/fhir-user-directory';
 import { createSmartLaunchRoutes } from '../smart-launch/server/routes';
-import type { Config } from './config/config';
+import type { Config, MedplumStoreTarget } from './config/config';
 import { buildCapabilityStatement } from './fhir/capability-statement';
 import { loadBaseDefinitions } from './fhir/definitions';
 import { createFhirRoutes } from './fhir/routes';
@@ -30,6 +30,10 @@ import { taskLifecycleGuard, validationGuard } from './fhir/write-guards';
 import type { ResourceValidator } from './fhir/validation';
 import { createResourceValidator } from './fhir/validation';
 import { startBots } from './bots';
+import { createBearerAuthWith } from './auth/bearer-auth';
+import { createMedplumTokenVerifier } from './auth/medplum-token-verifier';
+import { checkStoreHealth } from './client/store-health';
+import { servedByMedplum } from './http/served-by-medplum';
 
 export const VERSION = '0.1.0';
 
@@ -57,20 +61,29 @@ export interface AppOptions {
   readonly writeRateLimit?: WriteRateLimit;
 }
 
+/** Production: dermbridge in front of a real Medplum server, which holds the cases and issues the tokens. */
+export interface MedplumFrontedApp {
+  readonly app: express.Express;
+  readonly config: Config & { readonly store: MedplumStoreTarget };
+  readonly logger: Logger;
+  readonly validator: ResourceValidator;
+  /** Nothing local to flush (no database is opened); here so main.ts stops both apps alike. */
+  close(): Promise<void>;
+}
+
 /**
- * The table of contents: builds the store, auth and routes from one validated Config.
+ * The table of contents of the embedded server (development, tests, `npm start`): builds the
+ * store, auth and routes from one validated Config. For `config.store.kind === 'medplum'` use
+ * createMedplumFrontedApp.
  * Start-up order: definitions → validator (profiles) → store (migrations) → audit → auth → routes.
  */
 export function createApp(config: Config, options: AppOptions = {}): DermbridgeApp {
-  const logger =
-    options.logger ??
-    pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.client_secret', '*.secret'] }, options.logDestination ?? pino.destination(1));
-  loadBaseDefinitions();
-  mkdirSync(config.dataDir, { recursive: true });
-  const validator = createResourceValidator({ profilesDir: config.profilesDir });
-  for (const vs of validator.unexpandableValueSets()) {
-    logger.debug({ valueSet: vs.url, reason: vs.reason }, 'required binding not checked: value set cannot be expanded');
+  if (config.store.kind !== 'embedded') {
+    throw new TypeError('createApp builds the embedded server; with MEDPLUM_BASE_URL use createMedplumFrontedApp');
   }
+  const logger = createLogger(config, options);
+  const validator = loadValidator(config, logger);
+  mkdirSync(config.dataDir, { recursive: true });
   // The lifecycle first: an illegal transition is a more useful answer than what the target state lacks.
   const guards: WriteGuard[] = [taskLifecycleGuard, validationGuard(validator), ...(options.guards ?? [])];
   const store = new SqliteStore({ path: join(config.dataDir, 'dermbridge.sqlite'), baseUrl: config.baseUrl, guards });
@@ -82,13 +95,7 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
   const directory = fhirUserDirectory(repo);
   const auth = createAuth({ config, db: authDb, logger, directory });
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('trust proxy', false);
-  app.use(requestLog(logger));
-  app.use(corsForOrigins(config.corsOrigins));
-  app.use(securityHeaders(config.frameAncestors, originsOf(config.smart.ehrs.map((ehr) => ehr.issuer))));
-  app.use(noStore);
+  const app = createHttpApp(config, logger);
   app.get('/healthcheck', (_req, res) => {
     res.json({ ok: true, version: VERSION, store: 'embedded' });
   });
@@ -115,11 +122,7 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
   app.use(createSyncRoutes({ config, bearer: auth.bearer, logError: (err) => logger.error({ err }, 'sync admin request failed') }));
   app.use('/intake', writeRateLimit(options.writeRateLimit ?? DEFAULT_WRITE_RATE_LIMIT, auth.bearer, refuseAsProblem));
   app.use('/intake', createIntake({ config, bearer: auth.bearer, validator, logger }));
-  app.use((req, res) => problem(res, 404, 'not-found', `No route for ${req.method} ${req.path}`));
-  app.use(((err, _req, res, _next) => {
-    logger.error({ err }, 'unhandled error');
-    problem(res, 500, 'internal', 'Internal server error');
-  }) as express.ErrorRequestHandler);
+  useFallbacks(app, logger);
 
   return {
     app,
@@ -135,4 +138,80 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
       authDb.close();
     },
   };
+}
+
+/**
+ * The table of contents in production (`MEDPLUM_BASE_URL`): Medplum is the FHIR server, the
+ * authorization server and the bot runtime, so none of the embedded ones is built: no SQLite case
+ * store or auth database is opened, `/fhir/R4`, `/oauth2/*`, `/auth/me`, the JWKS and SMART
+ * discovery, the bot dispatcher and the development EHR are not mounted (`servedByMedplum` says
+ * where to go instead). dermbridge keeps what Medplum lacks: intake, sync and bulk, each acting on
+ * Medplum with the caller's own Medplum-issued token (verified against Medplum's JWKS) or, for
+ * server-side work, dermbridge's ClientApplication. The SMART review app is not served here yet
+ * (it still assumes the embedded server as its FHIR base: docs/deployment.md).
+ * Start-up order: definitions → validator (profiles) → token verifier → routes.
+ */
+export function createMedplumFrontedApp(config: Config, options: AppOptions = {}): MedplumFrontedApp {
+  if (config.store.kind !== 'medplum') {
+    throw new TypeError('createMedplumFrontedApp needs MEDPLUM_BASE_URL (config.store.kind === "medplum")');
+  }
+  const medplum = config.store;
+  const logger = createLogger(config, options);
+  const validator = loadValidator(config, logger);
+  const bearer = createBearerAuthWith(createMedplumTokenVerifier({ issuer: medplum.issuer, jwksUrl: medplum.jwksUrl }), { signer: 'Medplum' });
+
+  const app = createHttpApp(config, logger);
+  app.get('/healthcheck', (_req, res) => {
+    void checkStoreHealth(medplum.baseUrl).then((health) => {
+      // 503 while Medplum is down: dermbridge can do nothing useful without its store.
+      res.status(health.ok ? 200 : 503).json({ ok: health.ok, version: VERSION, store: 'medplum', medplum: { url: medplum.baseUrl, ...health } });
+    });
+  });
+  app.use(MEDPLUM_SURFACES, servedByMedplum(medplum.issuer));
+  app.use(createSyncRoutes({ config, bearer, logError: (err) => logger.error({ err }, 'sync admin request failed') }));
+  app.use('/intake', writeRateLimit(options.writeRateLimit ?? DEFAULT_WRITE_RATE_LIMIT, bearer, refuseAsProblem));
+  app.use('/intake', createIntake({ config, bearer, validator, logger }));
+  useFallbacks(app, logger);
+  return { app, config: { ...config, store: medplum }, logger, validator, close: async () => undefined };
+}
+
+/** What Medplum serves itself in production: FHIR, OAuth, session, keys, SMART discovery. */
+const MEDPLUM_SURFACES = ['/fhir', '/oauth2', '/auth', '/.well-known/jwks.json', '/.well-known/smart-configuration', '/.well-known/openid-configuration'];
+
+function createLogger(config: Config, options: AppOptions): Logger {
+  return (
+    options.logger ??
+    pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.client_secret', '*.secret'] }, options.logDestination ?? pino.destination(1))
+  );
+}
+
+/** FHIR definitions and our profiles: the embedded store validates writes with them, intake its forms. */
+function loadValidator(config: Config, logger: Logger): ResourceValidator {
+  loadBaseDefinitions();
+  const validator = createResourceValidator({ profilesDir: config.profilesDir });
+  for (const vs of validator.unexpandableValueSets()) {
+    logger.debug({ valueSet: vs.url, reason: vs.reason }, 'required binding not checked: value set cannot be expanded');
+  }
+  return validator;
+}
+
+/** What every request passes first, whichever the store: logging, CORS, security headers, no caching. */
+function createHttpApp(config: Config, logger: Logger): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(requestLog(logger));
+  app.use(corsForOrigins(config.corsOrigins));
+  app.use(securityHeaders(config.frameAncestors, originsOf(config.smart.ehrs.map((ehr) => ehr.issuer))));
+  app.use(noStore);
+  return app;
+}
+
+/** Unknown routes and unhandled errors answer problem details. */
+function useFallbacks(app: express.Express, logger: Logger): void {
+  app.use((req, res) => problem(res, 404, 'not-found', `No route for ${req.method} ${req.path}`));
+  app.use(((err, _req, res, _next) => {
+    logger.error({ err }, 'unhandled error');
+    problem(res, 500, 'internal', 'Internal server error');
+  }) as express.ErrorRequestHandler);
 }

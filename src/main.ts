@@ -1,11 +1,24 @@
-import { createApp } from './app';
-import { loadConfig } from './config/load-config';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { createApp, createMedplumFrontedApp } from './app';
+import { deployBotsToStore } from './bots/deploy-to-store';
+import type { Config } from './config/config';
+import { ConfigError, loadConfig } from './config/load-config';
 import { seedDemoData } from './demo/seed-demo-data';
 import { seedConformanceResources } from './fhir/seed-conformance';
 
-/** `npm start`: the embedded server, with demo data when started with --demo. */
+/** `npm start`: the embedded server (with demo data when started with --demo), or, with `MEDPLUM_BASE_URL`, dermbridge in front of Medplum. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env, process.argv.includes('--demo') ? { seedDemoData: true } : {});
+  if (config.store.kind === 'medplum') {
+    await startInFrontOfMedplum(config);
+  } else {
+    await startEmbedded(config);
+  }
+}
+
+/** Start-up order: store and auth (createApp) → conformance resources → demo data → listen. */
+async function startEmbedded(config: Config): Promise<void> {
   const dermbridge = createApp(config);
   const { logger } = dermbridge;
   const conformanceChanged = await seedConformanceResources(dermbridge.repo, dermbridge.validator.conformance);
@@ -24,6 +37,29 @@ async function main(): Promise<void> {
       'try these'
     );
   });
+  stopOnSignals(server, logger, () => dermbridge.close());
+}
+
+/**
+ * Production. Start-up order: routes (createMedplumFrontedApp) → bots deployed to Medplum, when
+ * configured (before listening, so a healthy dermbridge has its bots in place; a failure stops the
+ * start, and the orchestrator's restart retries it) → listen.
+ */
+async function startInFrontOfMedplum(config: Config): Promise<void> {
+  const dermbridge = createMedplumFrontedApp(config);
+  const { logger } = dermbridge;
+  const medplum = dermbridge.config.store;
+  if (medplum.deployBotsOnStart) {
+    const deployed = await deployBotsToStore(config);
+    logger.info({ bots: deployed.map((b) => ({ name: b.name, bot: `Bot/${b.botId}`, subscriptions: b.subscriptions.length })) }, 'bots deployed to Medplum');
+  }
+  const server = dermbridge.app.listen(config.port, config.host, () => {
+    logger.info({ url: config.baseUrl, store: medplum.baseUrl, issuer: medplum.issuer, intake: `${config.baseUrl}intake/` }, 'dermbridge listening in front of Medplum');
+  });
+  stopOnSignals(server, logger, () => dermbridge.close());
+}
+
+function stopOnSignals(server: Server, logger: Logger, close: () => Promise<void>): void {
   server.on('error', (err) => {
     logger.fatal({ err }, 'cannot listen');
     process.exit(1);
@@ -36,8 +72,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     server.close(() => {
-      dermbridge
-        .close()
+      close()
         .then(() => process.exit(0))
         .catch((err: unknown) => {
           logger.error({ err }, 'error while closing the store');
@@ -51,6 +86,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err);
+  // A setting is wrong: the message names it; a stack trace would only bury it.
+  console.error(err instanceof ConfigError ? `dermbridge cannot start: ${err.message}` : err);
   process.exit(1);
 });

@@ -36,8 +36,26 @@ interface Refusal {
 
 const REALM = 'dermbridge';
 
+/** Checks a bearer token and says who holds it; throws jose's typed errors for a bad token. */
+export type TokenVerifier = (token: string) => Promise<{ access: AccessContext; expiresAt: number }>;
+
+/** The token could not be checked at all (the issuer's keys are unreachable): 503, not 401. */
+export class TokenVerifierUnavailableError extends Error {
+  readonly code = 'ERR_TOKEN_VERIFIER_UNAVAILABLE';
+}
+
 export function createBearerAuth(options: BearerAuthOptions): RequestHandler {
+  return createBearerAuthWith((token) => verifyAccessToken(options.keys, options.audience, token), { cacheSize: options.cacheSize });
+}
+
+/**
+ * The same middleware around another verifier: production admits Medplum-issued tokens
+ * (medplum-token-verifier.ts) with the same challenge, cache and error shape.
+ * `signer` names who must have signed the token, in refusals.
+ */
+export function createBearerAuthWith(verify: TokenVerifier, options: { cacheSize?: number; signer?: string } = {}): RequestHandler {
   const cache = new VerifiedTokenCache(options.cacheSize ?? 10_000);
+  const signer = options.signer ?? 'this server';
   return async (req, res, next) => {
     const token = bearerToken(req.headers.authorization);
     if (token === undefined) {
@@ -53,12 +71,16 @@ export function createBearerAuth(options: BearerAuthOptions): RequestHandler {
       return;
     }
     try {
-      const { access, expiresAt } = await verifyAccessToken(options.keys, options.audience, token);
+      const { access, expiresAt } = await verify(token);
       cache.set(token, access, expiresAt);
       res.locals.access = access;
       next();
     } catch (err) {
-      const refusal = refusalFor(err);
+      if (err instanceof TokenVerifierUnavailableError) {
+        sendUnavailable(res, err.message);
+        return;
+      }
+      const refusal = refusalFor(err, signer);
       res.setHeader('WWW-Authenticate', `Bearer realm="${REALM}", error="invalid_token", error_description="${refusal.diagnostics}"`);
       sendOutcome(res, refusal);
     }
@@ -71,12 +93,12 @@ function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-function refusalFor(err: unknown): Refusal {
+function refusalFor(err: unknown, signer: string): Refusal {
   if (err instanceof errors.JWTExpired) {
     return { code: 'login', diagnostics: 'Access token expired' };
   }
   if (err instanceof errors.JWSSignatureVerificationFailed || err instanceof UnknownSigningKeyError) {
-    return { code: 'security', diagnostics: 'Access token signature is invalid (not signed by this server)' };
+    return { code: 'security', diagnostics: `Access token signature is invalid (not signed by ${signer})` };
   }
   if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) {
     return { code: 'security', diagnostics: 'Access token signing algorithm is not accepted' };
@@ -96,6 +118,15 @@ function sendOutcome(res: Response, refusal: Refusal): void {
     issue: [{ severity: 'error', code: refusal.code, details: { text: 'Unauthorized' }, diagnostics: refusal.diagnostics }],
   };
   res.status(401).type('application/fhir+json').send(JSON.stringify(outcome));
+}
+
+function sendUnavailable(res: Response, diagnostics: string): void {
+  const outcome: OperationOutcome = {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'error', code: 'transient', details: { text: 'Service Unavailable' }, diagnostics }],
+  };
+  res.setHeader('Retry-After', '5');
+  res.status(503).type('application/fhir+json').send(JSON.stringify(outcome));
 }
 
 /**

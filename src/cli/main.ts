@@ -1,11 +1,11 @@
 /**
  * `dermbridge`: the interface engineer's command line (`npm run cli -- <command>`).
  *   sync pull|push|status · bulk import|export · keys generate|rotate|show · bots deploy
- * Exit codes: 0 done, 1 something failed (the summary says what), 2 bad usage or settings,
- * 3 not implemented yet.
+ * Exit codes: 0 done, 1 something failed (the summary says what), 2 bad usage or settings.
  */
 import { Command, CommanderError } from 'commander';
-import { EXIT_NOT_IMPLEMENTED } from './cli-context';
+import { deployBotsToStore } from '../bots/deploy-to-store';
+import { cliConfig, connectStore, EXIT_OK } from './cli-context';
 import { bulkCommand } from './bulk-commands';
 import { keysCommand } from './keys-commands';
 import { syncCommand } from './sync-commands';
@@ -31,10 +31,12 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   const bots = new Command('bots').description('Medplum bots');
   bots
     .command('deploy')
-    .description('deploy the bots to the store (pending issue 5)')
-    .action(() => {
-      process.stderr.write('bots deploy is not implemented yet: the bots manifest and $deploy come with issue 5. Nothing was deployed.\n');
-      setExitCode(EXIT_NOT_IMPLEMENTED);
+    .description('deploy the bots of bots/medplum.config.json to the case store (Medplum with MEDPLUM_*, else the running server)')
+    .option('--data-dir <dir>', 'data directory (DERMBRIDGE_DATA_DIR)')
+    .action(async (flags: { dataDir?: string }) => {
+      const deployed = await deployBotsToStore(cliConfig(flags), { connect: connectStore });
+      process.stdout.write(`${JSON.stringify(deployed, null, 2)}\n`);
+      setExitCode(EXIT_OK);
     });
   program.addCommand(bots);
   // Usage errors anywhere in the tree reach main() as CommanderError (exit code 2), not process.exit.

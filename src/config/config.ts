@@ -45,9 +45,30 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
-export type StoreTarget =
-  | { readonly kind: 'embedded' }
-  | { readonly kind: 'medplum'; readonly baseUrl: string; readonly clientId: string; readonly clientSecret: string };
+export type StoreTarget = { readonly kind: 'embedded' } | MedplumStoreTarget;
+
+/**
+ * Production: a real Medplum server holds the cases, issues every access token and runs the bots.
+ * dermbridge serves no FHIR API and issues no tokens of its own then (see src/app.ts).
+ */
+export interface MedplumStoreTarget {
+  readonly kind: 'medplum';
+  /** Where dermbridge reaches Medplum (`MEDPLUM_BASE_URL`), with trailing slash, e.g. `http://medplum:8103/`. */
+  readonly baseUrl: string;
+  /** dermbridge's own ClientApplication at Medplum (server-side work: sync, bot deployment). */
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /**
+   * `iss` of Medplum's access tokens (Medplum's `issuer`, by default its public base URL). Differs
+   * from `baseUrl` when dermbridge reaches Medplum by an internal name (`http://medplum:8103/` in
+   * docker-compose) while Medplum signs with its public URL.
+   */
+  readonly issuer: string;
+  /** Medplum's public signing keys (`<baseUrl>.well-known/jwks.json`), to verify callers' tokens. */
+  readonly jwksUrl: string;
+  /** Deploy the bots (`bots/medplum.config.json`) to Medplum before serving. */
+  readonly deployBotsOnStart: boolean;
+}
 
 /** One EHR that may launch the review app (SMART App Launch: the app's registration at that EHR). */
 export interface SmartEhr {

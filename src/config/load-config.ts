@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { Config, SmartConfig, SmartEhr, StoreTarget } from './config';
+import type { Config, MedplumStoreTarget, SmartConfig, SmartEhr, StoreTarget } from './config';
 import { parseCaseStoreAccess } from './parse-case-store-access';
 
 export const DEFAULT_PORT = 8103;
@@ -23,6 +23,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
   const seedDemoData = overrides.seedDemoData ?? env.DERMBRIDGE_DEMO_DATA === 'true';
   const smart = overrides.smart ?? parseSmartConfig(env, seedDemoData);
   const frameAncestors = overrides.frameAncestors ?? parseOrigins('DERMBRIDGE_FRAME_ANCESTORS', env.DERMBRIDGE_FRAME_ANCESTORS);
+  const store = overrides.store ?? parseStoreTarget(env);
+  if (store.kind === 'medplum' && (seedDemoData || smart.devEhr)) {
+    // Both write through the embedded store and sign in with its OAuth server, which production lacks.
+    throw new ConfigError(
+      `${seedDemoData ? 'demo data (DERMBRIDGE_DEMO_DATA, npm start --demo)' : 'the development EHR (DERMBRIDGE_DEV_EHR)'} needs the embedded store; ` +
+        'unset MEDPLUM_BASE_URL or turn it off'
+    );
+  }
   return {
     port,
     host,
@@ -37,7 +45,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config> = 
       clientSecret: env.DERMBRIDGE_DEMO_CLIENT_SECRET ?? DEFAULT_DEMO_CLIENT_SECRET,
     },
     seedDemoData,
-    store: overrides.store ?? parseStoreTarget(env),
+    store,
     corsOrigins: overrides.corsOrigins ?? parseOrigins('DERMBRIDGE_CORS_ORIGINS', env.DERMBRIDGE_CORS_ORIGINS),
     // Each configured EHR may frame the app too (it embeds it in its chart).
     frameAncestors: [...new Set([...frameAncestors, ...smart.ehrs.flatMap((e) => e.frameAncestors)])],
@@ -102,19 +110,52 @@ function withTrailingSlash(url: string): string {
   return url.endsWith('/') ? url : url + '/';
 }
 
+/**
+ * `MEDPLUM_BASE_URL` set: Medplum is the case store, and dermbridge needs its own client there
+ * (`MEDPLUM_CLIENT_ID`/`MEDPLUM_CLIENT_SECRET`). `MEDPLUM_ISSUER` (default the base URL) is the `iss`
+ * Medplum puts in its tokens; `DERMBRIDGE_DEPLOY_BOTS_ON_START` deploys the bots before serving.
+ */
 function parseStoreTarget(env: NodeJS.ProcessEnv): StoreTarget {
   if (!env.MEDPLUM_BASE_URL) {
+    for (const name of ['MEDPLUM_CLIENT_ID', 'MEDPLUM_CLIENT_SECRET', 'MEDPLUM_ISSUER', 'DERMBRIDGE_DEPLOY_BOTS_ON_START']) {
+      if (env[name]) {
+        // A half-configured production start would otherwise silently run the embedded store.
+        throw new ConfigError(`${name} is set but MEDPLUM_BASE_URL is not: set MEDPLUM_BASE_URL to use Medplum as the case store, or unset ${name}`);
+      }
+    }
     return { kind: 'embedded' };
   }
-  if (!env.MEDPLUM_CLIENT_ID || !env.MEDPLUM_CLIENT_SECRET) {
-    throw new ConfigError('MEDPLUM_BASE_URL is set, so MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET are required too');
+  const missing = ['MEDPLUM_CLIENT_ID', 'MEDPLUM_CLIENT_SECRET'].filter((name) => !env[name]);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `MEDPLUM_BASE_URL is set, so MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET are required too (missing: ${missing.join(', ')}); ` +
+        'they are the id and secret of the ClientApplication dermbridge uses at Medplum (docs/deployment.md)'
+    );
   }
-  return {
+  const baseUrl = withTrailingSlash(parseHttpUrl('MEDPLUM_BASE_URL', env.MEDPLUM_BASE_URL));
+  const target: MedplumStoreTarget = {
     kind: 'medplum',
-    baseUrl: withTrailingSlash(env.MEDPLUM_BASE_URL),
-    clientId: env.MEDPLUM_CLIENT_ID,
-    clientSecret: env.MEDPLUM_CLIENT_SECRET,
+    baseUrl,
+    clientId: env.MEDPLUM_CLIENT_ID as string,
+    clientSecret: env.MEDPLUM_CLIENT_SECRET as string,
+    issuer: env.MEDPLUM_ISSUER ? parseHttpUrl('MEDPLUM_ISSUER', env.MEDPLUM_ISSUER) : baseUrl,
+    jwksUrl: new URL('.well-known/jwks.json', baseUrl).href,
+    deployBotsOnStart: env.DERMBRIDGE_DEPLOY_BOTS_ON_START ? parseBoolean('DERMBRIDGE_DEPLOY_BOTS_ON_START', env.DERMBRIDGE_DEPLOY_BOTS_ON_START) : false,
   };
+  return target;
+}
+
+function parseHttpUrl(name: string, value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol)) {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`);
+  }
+  return value;
 }
 
 export const DEFAULT_SMART_CLIENT_ID = 'dermbridge-review';

@@ -92,13 +92,13 @@ describe('dermbridge CLI', function () {
     }
   });
 
-  it('exits 2 with the missing setting named, and 3 for bots deploy (pending issue 5)', async () => {
+  it('exits 2 with the missing setting named, and 1 naming the store when bots deploy cannot reach it', async () => {
     const missing = await cli(['sync', 'pull'], { ...env, DERMBRIDGE_EHR_CLIENT_ID: '' });
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /clientId/);
-    const bots = await cli(['bots', 'deploy']);
-    assert.equal(bots.code, 3);
-    assert.match(bots.stderr, /issue 5/);
+    const bots = await cli(['bots', 'deploy'], { DERMBRIDGE_BASE_URL: 'http://127.0.0.1:9/' });
+    assert.equal(bots.code, 1);
+    assert.match(bots.stderr, /cannot log in to the case store at http:\/\/127\.0\.0\.1:9\//);
   });
 });
 

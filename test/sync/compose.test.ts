@@ -73,11 +73,13 @@ describe('docker-compose.yml (production on Medplum)', () => {
     assert.match(env.MEDPLUM_CLIENT_ID, /^\$\{MEDPLUM_CLIENT_ID:\?/);
     assert.match(env.MEDPLUM_CLIENT_SECRET, /^\$\{MEDPLUM_CLIENT_SECRET:\?/);
     assert.equal(env.DERMBRIDGE_DATA_DIR, '/data');
-    assert.match(JSON.stringify(services['dermbridge-bots'].command), /bots","deploy/);
+    assert.match(env.MEDPLUM_ISSUER, /MEDPLUM_PUBLIC_URL/, 'tokens carry Medplum\'s public URL as iss');
+    assert.match(env.DERMBRIDGE_DEPLOY_BOTS_ON_START, /:-true\}$/);
+    assert.match(dockerfile, /bots\/build\.ts/, 'the image carries the built bot bundles');
   });
 
   it('requires every secret instead of defaulting it', () => {
-    for (const secret of ['POSTGRES_PASSWORD', 'REDIS_PASSWORD', 'MEDPLUM_CLIENT_SECRET', 'DERMBRIDGE_CLIENT_SECRET']) {
+    for (const secret of ['POSTGRES_PASSWORD', 'REDIS_PASSWORD', 'MEDPLUM_CLIENT_SECRET']) {
       assert.match(text, new RegExp(`\\$\\{${secret}:\\?`), `${secret} must be required`);
       assert.doesNotMatch(text, new RegExp(`\\$\\{${secret}:-`), `${secret} must have no default`);
     }
