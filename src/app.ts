@@ -10,6 +10,8 @@ import type { Auth } from './auth';
 import { authorizeInteraction, createAuth } from './auth';
 import { fhirUserDirectory } from './auth/fhir-user-directory';
 import { createSmartLaunchRoutes } from '../smart-launch/server/routes';
+import { createSmartAppRoutes } from '../smart-launch/server/app-routes';
+import { caseStoreAtMedplum } from '../smart-launch/server/smart-app-config';
 import type { Config, MedplumStoreTarget } from './config/config';
 import { buildCapabilityStatement } from './fhir/capability-statement';
 import { loadBaseDefinitions } from './fhir/definitions';
@@ -93,7 +95,7 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
   const authDb = new DatabaseSync(join(config.dataDir, 'auth.sqlite'));
   authDb.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000');
   const directory = fhirUserDirectory(repo);
-  const auth = createAuth({ config, db: authDb, logger, directory });
+  const auth = createAuth({ config, db: authDb, logger, directory, audit });
 
   const app = createHttpApp(config, logger);
   app.get('/healthcheck', (_req, res) => {
@@ -147,8 +149,10 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
  * discovery, the bot dispatcher and the development EHR are not mounted (`servedByMedplum` says
  * where to go instead). dermbridge keeps what Medplum lacks: intake, sync and bulk, each acting on
  * Medplum with the caller's own Medplum-issued token (verified against Medplum's JWKS) or, for
- * server-side work, dermbridge's ClientApplication. The SMART review app is not served here yet
- * (it still assumes the embedded server as its FHIR base: docs/deployment.md).
+ * server-side work, dermbridge's ClientApplication. The SMART review app is served with Medplum as
+ * its case store: it exchanges the EHR's access token at Medplum's token endpoint (ADR 0007), and
+ * its launch state is sealed with a key derived from dermbridge's Medplum client secret, which
+ * every replica shares (nothing kept per process).
  * Start-up order: definitions → validator (profiles) → token verifier → routes.
  */
 export function createMedplumFrontedApp(config: Config, options: AppOptions = {}): MedplumFrontedApp {
@@ -160,7 +164,8 @@ export function createMedplumFrontedApp(config: Config, options: AppOptions = {}
   const validator = loadValidator(config, logger);
   const bearer = createBearerAuthWith(createMedplumTokenVerifier({ issuer: medplum.issuer, jwksUrl: medplum.jwksUrl }), { signer: 'Medplum' });
 
-  const app = createHttpApp(config, logger);
+  // The review app in the browser calls Medplum (its public URL) for cases and the token exchange.
+  const app = createHttpApp(config, logger, [medplum.issuer]);
   app.get('/healthcheck', (_req, res) => {
     void checkStoreHealth(medplum.baseUrl).then((health) => {
       // 503 while Medplum is down: dermbridge can do nothing useful without its store.
@@ -168,6 +173,7 @@ export function createMedplumFrontedApp(config: Config, options: AppOptions = {}
     });
   });
   app.use(MEDPLUM_SURFACES, servedByMedplum(medplum.issuer));
+  app.use(createSmartAppRoutes({ config, caseStore: caseStoreAtMedplum(medplum.issuer), launchStateSecret: medplum.clientSecret }));
   app.use(createSyncRoutes({ config, bearer, logError: (err) => logger.error({ err }, 'sync admin request failed') }));
   app.use('/intake', writeRateLimit(options.writeRateLimit ?? DEFAULT_WRITE_RATE_LIMIT, bearer, refuseAsProblem));
   app.use('/intake', createIntake({ config, bearer, validator, logger }));
@@ -196,13 +202,13 @@ function loadValidator(config: Config, logger: Logger): ResourceValidator {
 }
 
 /** What every request passes first, whichever the store: logging, CORS, security headers, no caching. */
-function createHttpApp(config: Config, logger: Logger): express.Express {
+function createHttpApp(config: Config, logger: Logger, caseStoreUrls: readonly string[] = []): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(requestLog(logger));
   app.use(corsForOrigins(config.corsOrigins));
-  app.use(securityHeaders(config.frameAncestors, originsOf(config.smart.ehrs.map((ehr) => ehr.issuer))));
+  app.use(securityHeaders(config.frameAncestors, originsOf([...config.smart.ehrs.map((ehr) => ehr.issuer), ...caseStoreUrls])));
   app.use(noStore);
   return app;
 }

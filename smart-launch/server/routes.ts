@@ -1,16 +1,13 @@
 /**
- * Wiring only: the review app's assets and, in development, the EHR that launches it.
- *   GET  /smart/*                 the app (launch.html, index.html, ES modules, CSS)
- *   GET  /smart/config.json       EHRs the app accepts launches from (public: ids and URLs, no secrets)
- *   GET  /smart/vendor/fhir-client.js  the official SMART client's browser bundle
+ * Wiring only, embedded server: the review app (app-routes.ts, as in front of Medplum) and, in
+ * development, the EHR that launches it.
+ *   /smart/*                      the app, its config and launch-state sealing (app-routes.ts)
  *   GET  /smart/ehr-style.json    the development EHR's SMART style (`smart_style_url`)
- *   PUT|DELETE /smart/launch-state/:state  launch state parked across the redirect (storage-less iframes)
  *   POST /smart/case-store-token  EHR id_token + access token → dermbridge case-store token (src/auth/case-store-token-exchange.ts)
  *   GET  /ehr                     development EHR: pick a clinician and patient, launch the app
  *   POST /ehr/launch              stores the launch context, redirects to the app with iss + launch
  *   GET  /ehr/chart               the app embedded in a mock chart (iframe, no patient banner needed)
  */
-import { dirname, join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import express, { Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
@@ -22,8 +19,8 @@ import { createEhrIdTokenVerifier } from '../../src/auth/ehr-id-token';
 import { OAuthError, sendOAuthError } from '../../src/auth/oauth-error';
 import type { Config } from '../../src/config/config';
 import { createEhrHandlers } from './dev-ehr';
-import { createLaunchStateHandlers, MAX_STATE_BYTES } from './launch-state';
-import { smartAppConfig } from './smart-app-config';
+import { createSmartAppRoutes } from './app-routes';
+import { launchStateSecretFrom } from './sealed-launch-state';
 
 export interface SmartLaunchDeps {
   readonly config: Config;
@@ -31,30 +28,18 @@ export interface SmartLaunchDeps {
   readonly directory: UserDirectory;
   /** Unscoped: only to look up demo patients and existing cases when seeding demo cases. */
   readonly repo: FhirRepository;
-  /** The auth database: parked launch state lives beside the launch contexts. */
+  /** The auth database: the launch-state sealing key lives beside the signing keys. */
   readonly db: DatabaseSync;
   /** Where the case-store token exchange records its grants and refusals. */
   readonly audit?: AuditSink;
 }
 
-const APP_DIR = join(__dirname, '..', 'app');
-const FHIR_CLIENT_BUNDLE = join(dirname(require.resolve('fhirclient/package.json')), 'build', 'fhir-client.min.js');
-
 export function createSmartLaunchRoutes(deps: SmartLaunchDeps): Router {
   const router = Router();
-  router.get('/smart/config.json', (_req, res) => {
-    res.json(smartAppConfig(deps.config, deps.auth.fhirBaseUrl));
-  });
-  router.get('/smart/vendor/fhir-client.js', (_req, res) => {
-    res.type('text/javascript').sendFile(FHIR_CLIENT_BUNDLE);
-  });
   router.get('/smart/ehr-style.json', (_req, res) => {
     res.setHeader('Access-Control-Allow-Origin', '*');
     res.json(DEV_EHR_STYLE);
   });
-  const launchState = createLaunchStateHandlers(deps.db);
-  router.put('/smart/launch-state/:state', express.text({ type: 'application/json', limit: MAX_STATE_BYTES }), launchState.park);
-  router.delete('/smart/launch-state/:state', launchState.take);
   if (deps.config.smart.ehrs.some((ehr) => ehr.caseStoreAccess !== undefined)) {
     router.post('/smart/case-store-token', exchangeRateLimit(), express.urlencoded({ extended: false, limit: '32kb' }), createCaseStoreTokenExchange({
       ehrs: deps.config.smart.ehrs,
@@ -66,7 +51,13 @@ export function createSmartLaunchRoutes(deps: SmartLaunchDeps): Router {
       audit: deps.audit,
     }));
   }
-  router.use('/smart', express.static(APP_DIR, { index: 'index.html', fallthrough: true }));
+  router.use(
+    createSmartAppRoutes({
+      config: deps.config,
+      caseStore: { fhirBaseUrl: deps.auth.fhirBaseUrl, tokenEndpoint: deps.auth.endpoints.tokenEndpoint },
+      launchStateSecret: launchStateSecretFrom(deps.db),
+    }),
+  );
   if (deps.config.smart.devEhr) {
     const ehr = createEhrHandlers(deps);
     router.get('/ehr', ehr.picker);

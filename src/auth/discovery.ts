@@ -15,6 +15,17 @@ export interface AuthEndpoints {
   readonly jwksUri: string;
   /** Set when the authorization-code flow is on (the development EHR). */
   readonly authorizationEndpoint?: string;
+  /** OpenID Connect UserInfo (OIDC Core §5.3), which an identity-provider client of Medplum calls. */
+  readonly userinfoEndpoint?: string;
+  /** Set when the token endpoint takes the token-exchange grant (external-token-exchange.ts). */
+  readonly tokenExchange?: boolean;
+}
+
+const TOKEN_EXCHANGE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+/** The grants the token endpoint takes besides client_credentials and the code flow's. */
+function extraGrants(endpoints: AuthEndpoints): string[] {
+  return endpoints.tokenExchange ? [TOKEN_EXCHANGE_GRANT_TYPE] : [];
 }
 
 const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
@@ -40,7 +51,7 @@ export function smartConfiguration(endpoints: AuthEndpoints): Record<string, unk
   const base = {
     jwks_uri: endpoints.jwksUri,
     token_endpoint: endpoints.tokenEndpoint,
-    grant_types_supported: [...SUPPORTED_GRANT_TYPES],
+    grant_types_supported: [...SUPPORTED_GRANT_TYPES, ...extraGrants(endpoints)],
     token_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
     scopes_supported: SCOPES_SUPPORTED,
@@ -52,7 +63,7 @@ export function smartConfiguration(endpoints: AuthEndpoints): Record<string, unk
   return {
     ...base,
     authorization_endpoint: endpoints.authorizationEndpoint,
-    grant_types_supported: [...SUPPORTED_GRANT_TYPES, ...USER_GRANT_TYPES],
+    grant_types_supported: [...SUPPORTED_GRANT_TYPES, ...USER_GRANT_TYPES, ...extraGrants(endpoints)],
     token_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS, 'none'],
     code_challenge_methods_supported: ['S256'],
     response_types_supported: ['code'],
@@ -67,9 +78,10 @@ export function openIdConfiguration(endpoints: AuthEndpoints): Record<string, un
     issuer: endpoints.issuer,
     jwks_uri: endpoints.jwksUri,
     token_endpoint: endpoints.tokenEndpoint,
-    grant_types_supported: [...SUPPORTED_GRANT_TYPES],
+    grant_types_supported: [...SUPPORTED_GRANT_TYPES, ...extraGrants(endpoints)],
     token_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
     scopes_supported: SCOPES_SUPPORTED,
+    ...(endpoints.userinfoEndpoint === undefined ? {} : { userinfo_endpoint: endpoints.userinfoEndpoint }),
   };
 }

@@ -5,13 +5,30 @@
  */
 import { formatHumanName, parseSearchRequest } from '@medplum/core';
 import type { FhirRepository } from '@medplum/fhir-router';
-import type { HumanName, Patient, Practitioner } from '@medplum/fhirtypes';
+import type { HumanName, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
 import type { DirectoryEntry, UserDirectory } from './authorize-endpoint';
+
+/** The directory as the userinfo endpoint and the token-exchange grant use it. */
+export interface PractitionerLookup {
+  /** The email of a user (`Practitioner/<id>`, `Patient/<id>`), when the store has one. */
+  emailOf(reference: string): Promise<string | undefined>;
+  /** Ids of Practitioners matching a search (`email=...`, `identifier=...`), at most two. */
+  findPractitionerIds(query: string): Promise<string[]>;
+}
 
 const LIMIT = 50;
 
-export function fhirUserDirectory(repo: FhirRepository): UserDirectory {
+export function fhirUserDirectory(repo: FhirRepository): UserDirectory & PractitionerLookup {
   return {
+    async emailOf(reference) {
+      const [resourceType, id] = reference.split('/');
+      const user = await repo.readResource<Resource & Pick<Practitioner, 'telecom'>>(resourceType as 'Practitioner', id).catch(() => undefined);
+      return user?.telecom?.find((t) => t.system === 'email' && t.value)?.value;
+    },
+    async findPractitionerIds(query) {
+      const found = await repo.searchResources<Practitioner>(parseSearchRequest(`Practitioner?${query}&_count=2`));
+      return found.map((p) => p.id as string);
+    },
     async practitioners() {
       const found = await repo.searchResources<Practitioner>(parseSearchRequest(`Practitioner?_count=${LIMIT}&_sort=_lastUpdated`));
       return found.map((p): DirectoryEntry => ({ id: `Practitioner/${p.id}`, display: describe(p.name, p.qualification?.[0]?.code?.text) }));

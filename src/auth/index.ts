@@ -25,6 +25,10 @@ import { loadOrCreateSigningKeys, type SigningKeys } from './signing-keys';
 import { createTokenHandler } from './token-endpoint';
 import { createAuthorizationStore, type AuthorizationStore, type LaunchContext } from './authorization-store';
 import { createAuthorizeHandler, type UserDirectory } from './authorize-endpoint';
+import type { AuditSink } from '../audit/audit-entry';
+import { createExternalTokenExchange } from './external-token-exchange';
+import type { PractitionerLookup } from './fhir-user-directory';
+import { createUserInfoHandler } from './userinfo-endpoint';
 
 export type { AccessContext, AccessDecision, ScopeInteraction } from './access-context';
 export type { AccessTokenGrant, IssuedAccessToken } from './access-token';
@@ -47,7 +51,9 @@ export interface AuthDeps {
   /** Token requests per client IP; default 600 a minute, enough for tests and benchmarks. */
   readonly tokenRateLimit?: { readonly limit: number; readonly windowMs: number };
   /** Demo users for the development EHR's sign-in page (needed when `config.smart.devEhr`). */
-  readonly directory?: UserDirectory;
+  readonly directory?: UserDirectory & PractitionerLookup;
+  /** Where the token-exchange grant records its grants and refusals. */
+  readonly audit?: AuditSink;
   /** Clock for codes, launches and refresh tokens (tests move it to expire them). */
   readonly now?: () => number;
 }
@@ -83,6 +89,8 @@ export function createAuth(deps: AuthDeps): Auth {
     issuer: config.baseUrl,
     tokenEndpoint: new URL('oauth2/token', config.baseUrl).href,
     jwksUri: new URL('.well-known/jwks.json', config.baseUrl).href,
+    ...(deps.directory ? { userinfoEndpoint: new URL('oauth2/userinfo', config.baseUrl).href } : {}),
+    tokenExchange: deps.directory !== undefined && config.smart.ehrs.some((e) => e.tokenExchange?.userInfoUrl !== undefined),
   };
   const audience: TokenAudience = {
     issuer: config.baseUrl,
@@ -123,6 +131,11 @@ export function createAuth(deps: AuthDeps): Auth {
           smartStyleUrl: new URL('smart/ehr-style.json', config.baseUrl).href,
         }
       : undefined,
+    // The Medplum-style exchange, when some EHR's exchange client is played here (it has a userInfoUrl).
+    tokenExchange:
+      deps.directory && endpoints.tokenExchange
+        ? createExternalTokenExchange({ ehrs: config.smart.ehrs, directory: deps.directory, issueAccessToken: issue, audit: deps.audit, logger: deps.logger })
+        : undefined,
   });
   const authorizeHandler =
     devEhr && deps.directory
@@ -143,6 +156,9 @@ export function createAuth(deps: AuthDeps): Auth {
     tokenRateLimit: deps.tokenRateLimit ?? { limit: 600, windowMs: 60_000 },
     authorizeHandler,
     fhirBasePath: '/' + FHIR_BASE_PATH,
+    userInfoHandler: deps.directory
+      ? createUserInfoHandler({ fhirBaseUrl: audience.audience, emailOf: (reference) => (deps.directory as PractitionerLookup).emailOf(reference) })
+      : undefined,
   });
   return {
     router,

@@ -20,12 +20,17 @@ export class OAuthError extends Error {
     readonly description: string,
     /** RFC 6749 §5.2: a client that tried the Authorization header gets 401 and a Basic challenge. */
     readonly challengeBasic = false,
+    /** Overrides the status, e.g. 503 when an upstream identity provider is down (not the caller's fault). */
+    private readonly statusOverride?: number,
   ) {
     super(description);
   }
 
   /** 401 for failed client authentication, 400 for everything else (RFC 6749 §5.2). */
   get status(): number {
+    if (this.statusOverride !== undefined) {
+      return this.statusOverride;
+    }
     return this.error === 'invalid_client' ? 401 : this.error === 'temporarily_unavailable' ? 429 : 400;
   }
 }

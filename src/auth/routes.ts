@@ -6,6 +6,7 @@
  *   GET  /.well-known/smart-configuration SMART discovery (also at {FHIR base}/.well-known/, where apps look)
  *   GET  /.well-known/openid-configuration RFC 8414 metadata
  *   GET  /auth/me                        Medplum session details (bearer-protected)
+ *   GET  /oauth2/userinfo                OpenID Connect UserInfo (bearer-protected)
  */
 import express, { Router, type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
@@ -22,6 +23,7 @@ export interface AuthRouterDeps {
   readonly authorizeHandler?: RequestHandler;
   /** Path of the FHIR base (`/fhir/R4`): SMART apps discover at `{iss}/.well-known/smart-configuration`. */
   readonly fhirBasePath: string;
+  readonly userInfoHandler?: RequestHandler;
 }
 
 export function createAuthRouter(deps: AuthRouterDeps): Router {
@@ -46,6 +48,9 @@ export function createAuthRouter(deps: AuthRouterDeps): Router {
   }
   router.get('/.well-known/openid-configuration', (_req, res) => sendPublic(res, openIdConfiguration(deps.endpoints)));
   router.get('/auth/me', deps.bearer, deps.meHandler);
+  if (deps.userInfoHandler) {
+    router.get('/oauth2/userinfo', deps.bearer, deps.userInfoHandler);
+  }
   return router;
 }
 

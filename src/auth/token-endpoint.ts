@@ -1,7 +1,8 @@
 /**
  * `POST /oauth2/token`, `client_credentials` grant (SMART Backend Services), with client
  * authentication by secret (HTTP Basic or form body) or by signed JWT (`private_key_jwt`); and,
- * when the authorization endpoint is on, `authorization_code` and `refresh_token` (code-grant.ts).
+ * when the authorization endpoint is on, `authorization_code` and `refresh_token` (code-grant.ts);
+ * when some EHR has a token-exchange client, Medplum's token exchange (external-token-exchange.ts).
  * https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  * https://hl7.org/fhir/smart-app-launch/backend-services.html#obtain-access-token
  */
@@ -14,6 +15,7 @@ import { OAuthError, sendOAuthError } from './oauth-error';
 import { PROJECT_REFERENCE } from './project';
 import { grantScopes } from './scope-grant';
 import { redeemAuthorizationCode, redeemRefreshToken, type CodeGrantDeps, type UserTokenResponse } from './code-grant';
+import { TOKEN_EXCHANGE_GRANT, type ExchangedTokenResponse, type ExternalTokenExchange } from './external-token-exchange';
 
 export const SUPPORTED_GRANT_TYPES = ['client_credentials'] as const;
 /** With the authorization endpoint (SMART App Launch). */
@@ -26,6 +28,8 @@ export interface TokenEndpointDeps {
   readonly logger?: Pick<Logger, 'info' | 'warn'>;
   /** Enables the authorization_code and refresh_token grants. */
   readonly codeGrant?: CodeGrantDeps;
+  /** Enables the token-exchange grant (RFC 8693, as Medplum implements it). */
+  readonly tokenExchange?: ExternalTokenExchange;
 }
 
 /**
@@ -47,7 +51,7 @@ type FormParams = Readonly<Record<string, string | undefined>>;
 export function createTokenHandler(deps: TokenEndpointDeps): RequestHandler {
   return async (req, res) => {
     try {
-      const response = await handleTokenRequest(deps, formParams(req), req.headers.authorization);
+      const response = await handleTokenRequest(deps, formParams(req), req.headers.authorization, req.ip);
       res.setHeader('Cache-Control', 'no-store');
       res.setHeader('Pragma', 'no-cache');
       res.json(response);
@@ -66,10 +70,14 @@ export async function handleTokenRequest(
   deps: TokenEndpointDeps,
   params: FormParams,
   authorization: string | undefined,
-): Promise<TokenResponse | UserTokenResponse> {
+  sourceAddress?: string,
+): Promise<TokenResponse | UserTokenResponse | ExchangedTokenResponse> {
   const grantType = params.grant_type;
   if (grantType === undefined) {
     throw new OAuthError('invalid_request', 'grant_type is required');
+  }
+  if (grantType === TOKEN_EXCHANGE_GRANT && deps.tokenExchange) {
+    return deps.tokenExchange(params, sourceAddress);
   }
   const supported: readonly string[] = deps.codeGrant ? [...SUPPORTED_GRANT_TYPES, ...USER_GRANT_TYPES] : SUPPORTED_GRANT_TYPES;
   if (!supported.includes(grantType)) {

@@ -89,6 +89,39 @@ export interface SmartEhr {
    * token (`POST /smart/case-store-token`, src/auth/case-store-token-exchange.ts). Absent: no exchange.
    */
   readonly caseStoreAccess?: EhrCaseStoreAccess;
+  /**
+   * Medplum-style token exchange of this EHR's access token for a case-store token (RFC 8693 at the
+   * case store's own `/oauth2/token`, docs/adr/0007-case-store-token-exchange.md). With Medplum as
+   * the store only `clientId` is read (the ClientApplication there holds the identity provider);
+   * the embedded server reads the rest, playing that ClientApplication itself.
+   */
+  readonly tokenExchange?: EhrTokenExchange;
+}
+
+/**
+ * The case store's client for exchanging one EHR's access tokens: a Medplum ClientApplication
+ * with `identityProvider` (Medplum), or its equivalent at the embedded server.
+ */
+export interface EhrTokenExchange {
+  /** The `client_id` of the exchange (Medplum: the ClientApplication id). */
+  readonly clientId: string;
+  /** The EHR's OpenID Connect UserInfo endpoint; the embedded server calls it with the subject token. */
+  readonly userInfoUrl?: string;
+  /**
+   * Which UserInfo claim names the user, and how it maps to a case-store Practitioner:
+   * `email` (Medplum's default: `Practitioner.telecom` email), `sub` (Medplum's `useSubject`:
+   * `Practitioner.identifier` in `subjectIdentifierSystem`, as ProjectMembership.externalId), or
+   * `fhirUser` (`Practitioner.identifier` `urn:ietf:rfc:3986|<absolute fhirUser URL>`).
+   */
+  readonly identitySource: 'email' | 'sub' | 'fhirUser';
+  /** With `identitySource: sub`: the identifier system that holds the EHR's `sub`. */
+  readonly subjectIdentifierSystem?: string;
+  /** Scopes the exchanged token may carry at the embedded server (Medplum: the user's AccessPolicy). */
+  readonly scopes: readonly string[];
+  /** Scopes the app asks for (default: the `user/` scopes of the app's request). */
+  readonly requestScope?: string;
+  /** Lifetime of an exchanged token at the embedded server (Medplum: its own, one hour). */
+  readonly tokenLifetimeSeconds: number;
 }
 
 /** The token exchange's trust in one EHR: whose id_tokens, how users and patients map, what they get. */

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Config, MedplumStoreTarget, SmartConfig, SmartEhr, StoreTarget } from './config';
 import { parseCaseStoreAccess } from './parse-case-store-access';
+import { parseTokenExchange } from './parse-token-exchange';
 
 export const DEFAULT_PORT = 8103;
 export const DEFAULT_DEMO_CLIENT_ID = 'dermbridge-demo';
@@ -196,6 +197,7 @@ function parseSmartConfig(env: NodeJS.ProcessEnv, seedDemoData: boolean): SmartC
       scope: typeof e.scope === 'string' ? e.scope : undefined,
       frameAncestors,
       caseStoreAccess: parseCaseStoreAccess(`${where}.caseStoreAccess`, e.caseStoreAccess),
+      tokenExchange: parseTokenExchange(`${where}.tokenExchange`, e.tokenExchange),
     };
   });
   return { clientId: env.DERMBRIDGE_SMART_CLIENT_ID || DEFAULT_SMART_CLIENT_ID, ehrs, devEhr };

@@ -185,7 +185,7 @@ describe('SMART review app (headless Chromium, the server playing the EHR)', fun
     const aiko = await demo<Patient>('Patient', 'pat-3');
     const launch = server.dermbridge.auth.createLaunch({ fhirUser: `Practitioner/${derm.id}`, patientId: aiko.id, needPatientBanner: false });
     const parked: string[] = [];
-    page.on('request', (r) => r.url().includes('/smart/launch-state/') && parked.push(r.method()));
+    page.on('request', (r) => r.url().includes('/smart/launch-state') && parked.push(new URL(r.url()).pathname.replace(/^.*\/smart\//, '')));
     parent.setFrame(`${server.baseUrl}smart/launch.html?iss=${encodeURIComponent(server.dermbridge.auth.fhirBaseUrl)}&launch=${encodeURIComponent(launch)}`);
     await page.goto(`${parent.origin}/chart`);
     const frame = page.frameLocator('#app');
@@ -196,7 +196,7 @@ describe('SMART review app (headless Chromium, the server playing the EHR)', fun
     await frame.locator('.case-header h1').waitFor();
     assert.match(await frame.locator('.case-header h1').innerText(), /Aiko Tanaka/);
     assert.deepEqual(await context.cookies(), [], 'no cookies at all, on either site');
-    assert.deepEqual(parked, ['PUT', 'DELETE'], 'no storage in the frame: the launch state crossed the redirect via the server, once');
+    assert.deepEqual(parked, ['launch-state', 'launch-state/open'], 'no storage in the frame: the launch state crossed the redirect sealed in the OAuth state');
     assert.equal(page.frames().length, 2);
     assert.deepEqual(errors, []);
   });

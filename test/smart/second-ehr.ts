@@ -15,7 +15,7 @@ import type { Patient, Practitioner } from '@medplum/fhirtypes';
 import pino from 'pino';
 import { createApp, type DermbridgeApp } from '../../src/app';
 import { REVIEW_APP_SCOPES } from '../../src/auth';
-import type { EhrCaseStoreAccess, SmartEhr } from '../../src/config/config';
+import type { EhrCaseStoreAccess, EhrTokenExchange, SmartEhr } from '../../src/config/config';
 import { loadConfig } from '../../src/config/load-config';
 import { DEMO_IDENTIFIER_SYSTEM, seedDemoData } from '../../src/demo/seed-demo-data';
 import { seedConformanceResources } from '../../src/fhir/seed-conformance';
@@ -50,7 +50,15 @@ export interface EpicAndDermbridgeOptions {
   readonly demoCases?: boolean;
   /** Also configure an EHR at UNREACHABLE_EHR_ISSUER. */
   readonly unreachableEhr?: boolean;
+  /**
+   * Medplum-style token-exchange clients dermbridge plays for Epic (the first on Epic's own entry,
+   * the others on more entries for the same Epic); `userInfoUrl` defaults to Epic's UserInfo.
+   */
+  readonly tokenExchangeClients?: readonly (Omit<EhrTokenExchange, 'userInfoUrl'> & { readonly userInfoUrl?: string })[];
 }
+
+/** Epic's UserInfo endpoint (OIDC Core §5.3), which the token-exchange grant calls. */
+export const userInfoUrlOf = (epicBaseUrl: string): string => new URL('oauth2/userinfo', epicBaseUrl).href;
 
 export async function startEpicAndDermbridge(options: EpicAndDermbridgeOptions = {}): Promise<EpicAndDermbridge> {
   const epicListener = await listenLoopback();
@@ -94,7 +102,9 @@ export async function startEpicAndDermbridge(options: EpicAndDermbridgeOptions =
     patientIdentifierSystems: [DEMO_IDENTIFIER_SYSTEM],
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 300,
   };
-  const epicEhr: SmartEhr = { name: 'Epic (test)', issuer: epic.fhirBase, clientId: EPIC_CLIENT_ID, frameAncestors: [], caseStoreAccess: access };
+  const exchangeClients = (options.tokenExchangeClients ?? []).map((c): EhrTokenExchange => ({ ...c, userInfoUrl: c.userInfoUrl ?? userInfoUrlOf(epicBase) }));
+  const epicEhr: SmartEhr = { name: 'Epic (test)', issuer: epic.fhirBase, clientId: EPIC_CLIENT_ID, frameAncestors: [], caseStoreAccess: access, tokenExchange: exchangeClients[0] };
+  const moreEpicEntries = exchangeClients.slice(1).map((tokenExchange): SmartEhr => ({ ...epicEhr, name: `Epic (test, ${tokenExchange.clientId})`, caseStoreAccess: undefined, tokenExchange }));
   const downEhr: SmartEhr = { name: 'Down EHR', issuer: UNREACHABLE_EHR_ISSUER, clientId: 'x', frameAncestors: [], caseStoreAccess: { ...access, openIdIssuer: undefined } };
   const dermApp = createApp(
     loadConfig({}, {
@@ -102,7 +112,7 @@ export async function startEpicAndDermbridge(options: EpicAndDermbridgeOptions =
       port: dermListener.port,
       baseUrl: dermBase,
       logLevel: 'silent',
-      smart: { clientId: 'dermbridge-review', ehrs: options.unreachableEhr ? [epicEhr, downEhr] : [epicEhr], devEhr: false },
+      smart: { clientId: 'dermbridge-review', ehrs: [epicEhr, ...moreEpicEntries, ...(options.unreachableEhr ? [downEhr] : [])], devEhr: false },
     }),
     { logger: pino({ level: 'silent' }) },
   );

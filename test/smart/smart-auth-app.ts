@@ -3,15 +3,18 @@ import { createHash, randomBytes } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import express, { type Express } from 'express';
 import { createAuth, type Auth, type UserDirectory } from '../../src/auth';
+import type { PractitionerLookup } from '../../src/auth/fhir-user-directory';
 import { testConfig } from '../auth/auth-test-app';
 
 export const FHIR_BASE = 'http://dermbridge.test/fhir/R4';
 export const APP = { clientId: 'dermbridge-review', redirectUri: 'http://dermbridge.test/smart/index.html' };
 export const DERMATOLOGIST = 'Practitioner/derm-1';
 
-export const directory: UserDirectory = {
+export const directory: UserDirectory & PractitionerLookup = {
   practitioners: async () => [{ id: DERMATOLOGIST, display: 'Dr Imani Okafor (Dermatologist)' }],
   patients: async () => [{ id: 'pat-1', display: 'Maria Garcia' }],
+  emailOf: async (reference) => (reference === DERMATOLOGIST ? 'imani.okafor@clinic.example' : undefined),
+  findPractitionerIds: async () => [],
 };
 
 export interface SmartAuthApp {

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { DatabaseSync } from 'node:sqlite';
 import express from 'express';
 import request from 'supertest';
 import { ConfigError, loadConfig } from '../../src/config/load-config';
-import { createLaunchStateHandlers } from '../../smart-launch/server/launch-state';
-import { REVIEW_APP_SCOPE, smartAppConfig } from '../../smart-launch/server/smart-app-config';
+import { createSealedLaunchState } from '../../smart-launch/server/sealed-launch-state';
+import { caseStoreAtMedplum, REVIEW_APP_SCOPE, smartAppConfig } from '../../smart-launch/server/smart-app-config';
 import { startTestServer } from '../support/test-server';
 
 const EPIC = {
@@ -32,7 +31,7 @@ describe('SMART EHR configuration (DERMBRIDGE_SMART_EHRS, DERMBRIDGE_DEV_EHR)', 
 
   it('tells the browser each EHR\'s issuer, client id, redirect URI and scopes, and nothing secret', () => {
     const config = loadConfig({ DERMBRIDGE_SMART_EHRS: JSON.stringify([{ ...EPIC, clientSecret: 'never-to-the-browser' }]), DERMBRIDGE_DEV_EHR: 'true' }, { baseUrl: 'https://review.example/' });
-    const browser = smartAppConfig(config, 'https://review.example/fhir/R4');
+    const browser = smartAppConfig(config, { fhirBaseUrl: 'https://review.example/fhir/R4', tokenEndpoint: 'https://review.example/oauth2/token' });
     assert.deepEqual(browser.ehrs.map((e) => e.iss), ['https://review.example/fhir/R4', EPIC.issuer]);
     assert.equal(browser.ehrs[1].redirectUri, 'https://review.example/smart/index.html');
     assert.equal(browser.ehrs[1].scope, REVIEW_APP_SCOPE);
@@ -40,32 +39,64 @@ describe('SMART EHR configuration (DERMBRIDGE_SMART_EHRS, DERMBRIDGE_DEV_EHR)', 
   });
 });
 
-describe('PUT|DELETE /smart/launch-state/:state', () => {
+describe('POST /smart/launch-state, POST /smart/launch-state/open (sealed, stored nowhere)', () => {
   let now = Date.now();
-  const app = express();
-  const handlers = createLaunchStateHandlers(new DatabaseSync(':memory:'), () => now);
-  app.put('/smart/launch-state/:state', express.text({ type: 'application/json' }), handlers.park);
-  app.delete('/smart/launch-state/:state', handlers.take);
-  const state = 'a'.repeat(32);
+  const build = (secret: string) => {
+    const app = express();
+    const handlers = createSealedLaunchState(secret, () => now);
+    const body = express.text({ type: ['application/json', 'text/plain'] });
+    app.post('/smart/launch-state', body, handlers.seal);
+    app.post('/smart/launch-state/open', body, handlers.open);
+    return app;
+  };
+  const replicaA = build('shared-secret');
+  const replicaB = build('shared-secret');
+  const seal = async (json: string) => (await request(replicaA).post('/smart/launch-state').type('application/json').send(json).expect(200)).body.state as string;
 
-  it('parks a launch state once and gives it back once', async () => {
-    await request(app).put(`/smart/launch-state/${state}`).type('application/json').send('{"codeVerifier":"x"}').expect(204);
-    await request(app).put(`/smart/launch-state/${state}`).type('application/json').send('{"codeVerifier":"evil"}').expect(409);
-    const taken = await request(app).delete(`/smart/launch-state/${state}`).expect(200);
-    assert.deepEqual(taken.body, { codeVerifier: 'x' });
-    await request(app).delete(`/smart/launch-state/${state}`).expect(404);
+  it('seals a launch state into an opaque state value that another replica with the same secret opens', async () => {
+    const sealed = await seal('{"codeVerifier":"verifier-123","serverUrl":"https://ehr.example/fhir"}');
+    assert.match(sealed, /^[A-Za-z0-9_-]+$/, 'base64url: travels in a URL unescaped');
+    assert.doesNotMatch(Buffer.from(sealed, 'base64url').toString('latin1'), /verifier-123/, 'the verifier is not readable in the URL');
+    const opened = await request(replicaB).post('/smart/launch-state/open').type('text/plain').send(sealed).expect(200);
+    assert.deepEqual(opened.body, { codeVerifier: 'verifier-123', serverUrl: 'https://ehr.example/fhir' });
   });
 
-  it('forgets a launch state after five minutes', async () => {
-    const other = 'b'.repeat(40);
-    await request(app).put(`/smart/launch-state/${other}`).type('application/json').send('{}').expect(204);
+  it('refuses an altered value, another secret\'s value, and one older than five minutes', async () => {
+    const sealed = await seal('{"codeVerifier":"x"}');
+    const flipped = Buffer.from(sealed, 'base64url');
+    flipped[20] ^= 1;
+    await request(replicaB).post('/smart/launch-state/open').type('text/plain').send(flipped.toString('base64url')).expect(404);
+    await request(build('other-secret')).post('/smart/launch-state/open').type('text/plain').send(sealed).expect(404);
     now += 5 * 60_000 + 1;
-    await request(app).delete(`/smart/launch-state/${other}`).expect(404);
+    await request(replicaB).post('/smart/launch-state/open').type('text/plain').send(sealed).expect(404);
   });
 
-  it('refuses a short state or a body that is not a JSON object', async () => {
-    await request(app).put('/smart/launch-state/short').type('application/json').send('{}').expect(400);
-    await request(app).put(`/smart/launch-state/${'c'.repeat(32)}`).type('application/json').send('[1]').expect(400);
+  it('seals only a JSON object', async () => {
+    await request(replicaA).post('/smart/launch-state').type('application/json').send('[1]').expect(400);
+    await request(replicaA).post('/smart/launch-state/open').type('text/plain').send('short').expect(404);
+  });
+});
+
+describe('smartAppConfig with Medplum as the case store', () => {
+  it('points the app at Medplum\'s public FHIR base and token endpoint, and each EHR at its exchange client there', () => {
+    const config = loadConfig(
+      { DERMBRIDGE_SMART_EHRS: JSON.stringify([{ ...EPIC, tokenExchange: { clientId: 'medplum-client-for-epic' } }]), MEDPLUM_BASE_URL: 'http://medplum:8103/', MEDPLUM_ISSUER: 'https://medplum.example.org/', MEDPLUM_CLIENT_ID: 'c', MEDPLUM_CLIENT_SECRET: 's' },
+      { baseUrl: 'https://review.example/' },
+    );
+    const browser = smartAppConfig(config, caseStoreAtMedplum('https://medplum.example.org/'));
+    assert.equal(browser.caseStore, 'https://medplum.example.org/fhir/R4');
+    assert.deepEqual(browser.ehrs[0].tokenExchange, {
+      tokenEndpoint: 'https://medplum.example.org/oauth2/token',
+      clientId: 'medplum-client-for-epic',
+      scope: REVIEW_APP_SCOPE.split(' ').filter((s) => s.startsWith('user/')).join(' '),
+    });
+    assert.equal(browser.ehrs[0].caseStoreExchange, false);
+  });
+
+  it('refuses a token-exchange client without an id, or with a userInfoUrl but no scopes', () => {
+    assert.throws(() => loadConfig({ DERMBRIDGE_SMART_EHRS: JSON.stringify([{ ...EPIC, tokenExchange: {} }]) }), ConfigError);
+    assert.throws(() => loadConfig({ DERMBRIDGE_SMART_EHRS: JSON.stringify([{ ...EPIC, tokenExchange: { clientId: 'x', userInfoUrl: 'https://ehr.example/userinfo' } }]) }), ConfigError);
+    assert.throws(() => loadConfig({ DERMBRIDGE_SMART_EHRS: JSON.stringify([{ ...EPIC, tokenExchange: { clientId: 'x', identitySource: 'sub' } }]) }), ConfigError);
   });
 });
 

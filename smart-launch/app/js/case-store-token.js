@@ -1,12 +1,21 @@
 /**
- * The case store's token when the app was launched by another EHR (Epic, Cerner): the EHR's
- * id_token and access token are exchanged at dermbridge (`POST /smart/case-store-token`, an
- * RFC 8693-shaped token exchange that the server verifies against the EHR itself). The app holds no
- * secret. The short-lived token is exchanged again shortly before it ends, with the EHR's current
- * tokens (fhirclient refreshes those first).
+ * The case store's token when the app was launched by another EHR (Epic, Cerner), by one of two
+ * exchanges (docs/adr/0007-case-store-token-exchange.md):
+ * - the EHR's access token at the case store's own token endpoint, as Medplum's token exchange
+ *   takes it (RFC 8693: `subject_token`, `subject_token_type=...:access_token`, `client_id` of the
+ *   case store's client for that EHR; the same request MedplumClient.exchangeExternalAccessToken
+ *   makes). The case store asks the EHR's UserInfo endpoint who the user is. Used when the EHR's
+ *   config has `tokenExchange`: with Medplum as the store, and at the embedded server alike;
+ * - the EHR's id_token and access token at dermbridge (`POST /smart/case-store-token`, embedded
+ *   store only), which verifies the id_token against the EHR's keys.
+ * The app holds no secret. The token is exchanged again shortly before it ends, with the EHR's
+ * current tokens (fhirclient refreshes those first).
  */
+import { findEhr } from './smart-settings.js';
+
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
+const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
 
 /** Exchange again when less than this share of the token's lifetime is left (at most a minute). */
 const RENEW_SHARE = 0.2;
@@ -55,6 +64,29 @@ export async function exchangeEhrTokens(ehrClient, config) {
   return json;
 }
 
+/** The EHR's access token for a case-store token at the case store's token endpoint (Medplum's grant). */
+export async function exchangeEhrAccessToken(ehrClient, exchange) {
+  await ehrClient.refreshIfNeeded();
+  const accessToken = ehrClient.state.tokenResponse?.access_token;
+  if (!accessToken) throw new CaseStoreTokenError('invalid_request', 'The EHR gave no access token');
+  const body = new URLSearchParams({
+    grant_type: TOKEN_EXCHANGE,
+    subject_token_type: ACCESS_TOKEN,
+    client_id: exchange.clientId,
+    subject_token: accessToken,
+    scope: exchange.scope,
+  });
+  const res = await fetch(exchange.tokenEndpoint, { method: 'POST', body, credentials: 'omit', cache: 'no-store' });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok || !json.access_token) throw new CaseStoreTokenError(json.error ?? `HTTP ${res.status}`, json.error_description);
+  return json;
+}
+
+/** Who the user is at the case store: dermbridge's exchange says `fhirUser`, Medplum's `profile`. */
+export function caseStoreUser(tokenResponse) {
+  return tokenResponse?.fhirUser ?? tokenResponse?.profile?.reference;
+}
+
 /**
  * A fhirclient Client for the case store whose token is renewed by exchange: fhirclient calls
  * `refreshIfNeeded()` before every request, so the renewal happens exactly when a request needs it.
@@ -67,12 +99,14 @@ export async function caseStoreClient(ehrClient, config) {
     client.state.expiresAt = Math.floor(Date.now() / 1000) + lifetime;
     client.state.renewAt = client.state.expiresAt - Math.min(60, Math.ceil(lifetime * RENEW_SHARE));
   };
-  const first = await exchangeEhrTokens(ehrClient, config);
+  const exchange = findEhr(config, ehrClient.state.serverUrl)?.tokenExchange;
+  const exchangeNow = exchange ? () => exchangeEhrAccessToken(ehrClient, exchange) : () => exchangeEhrTokens(ehrClient, config);
+  const first = await exchangeNow();
   const client = FHIR.client({ serverUrl: config.caseStore, tokenResponse: first });
   adopt(client, first);
   client.refreshIfNeeded = async () => {
     if (Date.now() / 1000 < client.state.renewAt) return client.state;
-    renewing ??= exchangeEhrTokens(ehrClient, config).then((next) => adopt(client, next)).finally(() => { renewing = undefined; });
+    renewing ??= exchangeNow().then((next) => adopt(client, next)).finally(() => { renewing = undefined; });
     await renewing;
     return client.state;
   };

@@ -6,7 +6,7 @@
  */
 import { showFatal } from './dom.js';
 import { configureFhirClient, findEhr, loadAppConfig, newStateKey } from './smart-settings.js';
-import { parkState, sessionStorageWorks, useMemoryStorage } from './storage-fallback.js';
+import { sealState, sessionStorageWorks, useMemoryStorage } from './storage-fallback.js';
 
 async function launch() {
   configureFhirClient();
@@ -38,8 +38,9 @@ async function launch() {
     noRedirect: memory !== undefined,
   });
   if (memory !== undefined) {
-    await parkState(stateKey, memory[stateKey]);
-    location.href = redirect;
+    // No storage survives the redirect: the sealed state becomes the OAuth `state` (base64url, no escaping).
+    const sealed = await sealState(memory[stateKey]);
+    location.href = redirect.replace(`state=${stateKey}`, `state=${sealed}`);
   }
 }
 

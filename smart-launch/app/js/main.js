@@ -7,20 +7,23 @@ import { renderCase } from './case-view.js';
 import { h, humanName, showFatal } from './dom.js';
 import { renderQueue } from './queue-view.js';
 import { stopTimer } from './review-timer.js';
-import { configureFhirClient, loadAppConfig } from './smart-settings.js';
+import { configureFhirClient, findEhr, loadAppConfig } from './smart-settings.js';
 import { applySmartStyle } from './smart-style.js';
 import { casePatientIds, createSources } from './sources.js';
-import { sessionStorageWorks, takeState, useMemoryStorage } from './storage-fallback.js';
+import { openState, sessionStorageWorks, useMemoryStorage } from './storage-fallback.js';
 
 async function start() {
   configureFhirClient();
+  const config = await loadAppConfig();
   if (!sessionStorageWorks()) {
-    // No storage in this frame: the launch parked its state on our server; take it back once.
+    // No storage in this frame: the launch sealed its state into the OAuth `state`; open it.
     const state = new URLSearchParams(location.search).get('state');
-    const parked = await takeState(state);
-    useMemoryStorage(parked === undefined ? {} : { [state]: parked });
+    const opened = await openState(state);
+    // Anyone can have a state sealed: only one for a configured EHR is used.
+    const known = opened !== undefined && findEhr(config, JSON.parse(opened).serverUrl) !== undefined;
+    useMemoryStorage(known ? { [state]: opened } : {});
   }
-  const [config, client] = await Promise.all([loadAppConfig(), FHIR.oauth2.ready()]);
+  const client = await FHIR.oauth2.ready();
   const token = client.state.tokenResponse;
   await applySmartStyle(token.smart_style_url);
   const sources = await createSources(client, config);

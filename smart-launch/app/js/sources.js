@@ -4,10 +4,10 @@
  *   (problems, medications, allergies), read with the SMART token;
  * - the dermbridge case store: e-consult Tasks, ServiceRequests, intake answers, photos, triage.
  * In development the embedded server is both, so both are the same client and one token. Against a
- * real EHR the case store is another server: its token comes from exchanging the EHR's tokens at
- * dermbridge (case-store-token.js); the join by identifier below does not change.
+ * real EHR the case store is another server (dermbridge, or Medplum in production): its token comes
+ * from exchanging the EHR's tokens there (case-store-token.js); the join by identifier does not change.
  */
-import { caseStoreClient } from './case-store-token.js';
+import { caseStoreClient, caseStoreUser } from './case-store-token.js';
 
 export const CASE_TASK_CODE = 'https://dermbridge.example.org/fhir/CodeSystem/derm-case-type|econsult-review';
 export const BUSINESS_STATUS = 'https://dermbridge.example.org/fhir/CodeSystem/econsult-business-status';
@@ -22,7 +22,8 @@ export async function createSources(client, config) {
   return {
     ehr: client,
     cases,
-    fhirUser: client.getFhirUser(),
+    // Who the user is in the case store (Task.owner, Communication.sender): the exchange says so.
+    fhirUser: sameServer ? client.getFhirUser() : caseStoreUser(cases.state.tokenResponse) ?? client.getFhirUser(),
     patientId: client.getPatientId(),
     // What the app may do with cases: the case store's grant, not the EHR's.
     get grantedScope() {

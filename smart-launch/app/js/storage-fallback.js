@@ -2,8 +2,8 @@
  * Embedded EHR browsers may deny a cross-site iframe any storage (third-party cookies *and*
  * sessionStorage blocked: Chrome with third-party cookies off, Edge WebView2 in Epic). Then the SMART
  * state fhirclient keeps (PKCE verifier, endpoints) lives in memory, and crosses the one redirect to
- * the authorization server through our own server, keyed by the OAuth `state` (192 random bits),
- * taken once and expiring in minutes. No cookie is ever involved.
+ * the authorization server inside the OAuth `state` itself, sealed by our server (AES-GCM, expiring
+ * in minutes): no server keeps it, so any replica opens it. No cookie is ever involved.
  */
 export function sessionStorageWorks() {
   try {
@@ -23,17 +23,22 @@ export function useMemoryStorage(initial = {}) {
   return bag;
 }
 
-const stateUrl = (state) => new URL(`launch-state/${encodeURIComponent(state)}`, document.baseURI);
+const launchStateUrl = (path) => new URL(path, document.baseURI);
 
-/** Before leaving for the authorization server: hand the state to our server. */
-export async function parkState(state, value) {
-  const res = await fetch(stateUrl(state), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: value, credentials: 'omit' });
-  if (!res.ok) throw new Error(`Could not keep the launch state (${res.status})`);
+/**
+ * Before leaving for the authorization server: our server seals the state (encrypted, expiring in
+ * minutes, stored nowhere) and the sealed value travels as the OAuth `state` itself.
+ */
+export async function sealState(value) {
+  const res = await fetch(launchStateUrl('launch-state'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: value, credentials: 'omit' });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok || typeof json.state !== 'string') throw new Error(`Could not keep the launch state (${res.status})`);
+  return json.state;
 }
 
-/** Back at the redirect URI: take the state back (once); undefined if unknown, used or expired. */
-export async function takeState(state) {
+/** Back at the redirect URI: open the sealed `state`; undefined if altered, foreign or expired. */
+export async function openState(state) {
   if (!state) return undefined;
-  const res = await fetch(stateUrl(state), { method: 'DELETE', credentials: 'omit' });
+  const res = await fetch(launchStateUrl('launch-state/open'), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: state, credentials: 'omit' });
   return res.ok ? res.text() : undefined;
 }
