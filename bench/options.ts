@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-/** Everything a bench run can be told on the command line (`npm run bench -- --help`). */
+/** Everything a bench run can be told on the command line (`npm run bench:http -- --help`). */
 export interface BenchOptions {
   readonly quick: boolean;
   /** Measured runs per workload; the table shows the median. */
@@ -35,7 +35,7 @@ export interface BenchOptions {
 
 const WORKLOAD_KEYS: readonly string[] = ['read', 'search', 'create', 'transaction', 'batch', 'queue'];
 
-const HELP = `npm run bench -- [options]
+const HELP = `npm run bench:http -- [options]
 
   --quick              small store, 1 run of 2 s per workload (~1 min): checks the harness
   --runs N             measured runs per workload, median reported (default 3)

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the embedded FHIR server over HTTP against Medplum's bare in-process engine
+ * `npm run bench:http`: the embedded FHIR server over HTTP against Medplum's bare in-process engine
  * (the baseline, measured in the same run), plus start-up time and memory. See bench/README.md.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
   writeJson(out, {
     machine,
     options,
-    command: process.argv.length > 2 ? `npm run bench -- ${process.argv.slice(2).join(' ')}` : 'npm run bench',
+    command: process.argv.length > 2 ? `npm run bench:http -- ${process.argv.slice(2).join(' ')}` : 'npm run bench:http',
     totalSeconds: (performance.now() - started) / 1000,
     medplumRecorded: MEDPLUM_RECORDED,
     workloads: rows.map((r) => ({ key: r.key, label: LABELS[r.key], aloneOnly: r.aloneOnly ?? false, ...compare(r), http: r.http, baseline: r.baseline })),

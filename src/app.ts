@@ -20,6 +20,7 @@ import { installUpdateOrCreate } from './fhir/update-or-create';
 import { SqliteRepository } from './fhir/store/sqlite-repository';
 import type { WriteGuard } from './fhir/store/sqlite-store';
 import { SqliteStore } from './fhir/store/sqlite-store';
+import { PendingUploadReaper } from './fhir/store/pending-uploads';
 import { corsForOrigins } from './http/cors';
 import { problem } from './http/problem';
 import { createIntake } from './intake';
@@ -39,12 +40,16 @@ import { servedByMedplum } from './http/served-by-medplum';
 
 export const VERSION = '0.1.0';
 
+/** An intake's case transaction follows its uploads within seconds; an hour leaves room for retries. */
+const DEFAULT_PENDING_UPLOADS = { graceMs: 60 * 60 * 1000, intervalMs: 10 * 60 * 1000 };
+
 export interface DermbridgeApp {
   readonly app: express.Express;
   readonly config: Config;
   readonly store: SqliteStore;
   /** Unscoped repository: for trusted server-side work (seeding, bots), never for request handling. */
   readonly repo: SqliteRepository;
+  readonly reaper: PendingUploadReaper;
   readonly auth: Auth;
   readonly audit: AuditLog;
   readonly logger: Logger;
@@ -56,6 +61,8 @@ export interface DermbridgeApp {
 export interface AppOptions {
   /** Extra write guards (validation, lifecycle) run on every write. */
   readonly guards?: readonly WriteGuard[];
+  /** Grace period and interval of the pending upload reaper (default: 1 h, every 10 min). */
+  readonly pendingUploads?: { readonly graceMs: number; readonly intervalMs: number };
   readonly logger?: Logger;
   /** Where the app's own logger writes (default stdout); lets a test read what operators would see. */
   readonly logDestination?: pino.DestinationStream;
@@ -88,8 +95,14 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
   mkdirSync(config.dataDir, { recursive: true });
   // The lifecycle first: an illegal transition is a more useful answer than what the target state lacks.
   const guards: WriteGuard[] = [taskLifecycleGuard, validationGuard(validator), ...(options.guards ?? [])];
-  const store = new SqliteStore({ path: join(config.dataDir, 'dermbridge.sqlite'), baseUrl: config.baseUrl, guards });
+  const store = new SqliteStore({ path: join(config.dataDir, 'dermbridge.sqlite'), binaryDir: join(config.dataDir, 'binary'), baseUrl: config.baseUrl, guards });
   const repo = new SqliteRepository(store);
+  // Intake originals that no case claimed (a crash between upload and case transaction): expunged.
+  const reaper = new PendingUploadReaper(store, (id) => repo.deleteResource('Binary', id), {
+    ...(options.pendingUploads ?? DEFAULT_PENDING_UPLOADS),
+    onError: (err) => logger.warn({ err }, 'pending upload reaper'),
+  });
+  reaper.start();
   const audit = new AuditLog(store);
   // Auth has its own file: its synchronous writes must never land inside, or wait on, a FHIR transaction.
   const authDb = new DatabaseSync(join(config.dataDir, 'auth.sqlite'));
@@ -121,7 +134,7 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
       logError: (err) => logger.error({ err }, 'unhandled error in FHIR request'),
     })
   );
-  app.use(createSyncRoutes({ config, bearer: auth.bearer, logError: (err) => logger.error({ err }, 'sync admin request failed') }));
+  app.use(createSyncRoutes({ config, bearer: auth.bearer, embedded: { repo, audit }, logError: (err) => logger.error({ err }, 'sync admin request failed') }));
   app.use('/intake', writeRateLimit(options.writeRateLimit ?? DEFAULT_WRITE_RATE_LIMIT, auth.bearer, refuseAsProblem));
   app.use('/intake', createIntake({ config, bearer: auth.bearer, validator, logger }));
   useFallbacks(app, logger);
@@ -135,7 +148,9 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
     audit,
     logger,
     validator,
+    reaper,
     async close() {
+      await reaper.stop();
       await store.close();
       authDb.close();
     },

@@ -18,6 +18,11 @@ export interface AuditEntry {
   readonly patients: readonly string[];
   /** The search query, for searches. */
   readonly query?: string;
+  /**
+   * The data set an operation on many resources worked on (a bulk import: the file or URL) and
+   * what it did, in words (counts of created / updated / unchanged / refused).
+   */
+  readonly dataSet?: { readonly name: string; readonly description: string };
   /** Remote address of the request, when known. */
   readonly sourceAddress?: string;
 }

@@ -14,6 +14,7 @@ const ACTION_TO_SUBTYPE_SYSTEM = 'http://hl7.org/fhir/restful-interaction';
  */
 export class AuditLog implements AuditSink {
   private readonly insert: StatementSync;
+  private readonly insertPatient: StatementSync;
 
   constructor(private readonly store: SqliteStore) {
     store.writer.exec(`
@@ -28,18 +29,47 @@ export class AuditLog implements AuditSink {
       CREATE INDEX IF NOT EXISTS audit_event_patient ON audit_event (patient, seq);
       CREATE INDEX IF NOT EXISTS audit_event_agent ON audit_event (agent, seq);
       CREATE INDEX IF NOT EXISTS audit_event_recorded ON audit_event (recorded);
+      -- Patients of an event that touched many (a bulk import batch): the event is stored once,
+      -- and "who touched patient X" stays one indexed lookup here.
+      CREATE TABLE IF NOT EXISTS audit_patient (
+        patient TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (patient, seq)
+      ) WITHOUT ROWID;
     `);
     this.insert = store.writer.prepare('INSERT INTO audit_event (id, recorded, agent, patient, content) VALUES (?, ?, ?, ?, ?)');
+    this.insertPatient = store.writer.prepare('INSERT INTO audit_patient (patient, seq) VALUES (?, ?)');
+  }
+
+  /**
+   * Records an access inside the write transaction in progress (synchronous), so the entry
+   * commits or rolls back with the data it describes: one row for the event, one small row per
+   * patient. For events touching many resources and patients (a bulk import batch).
+   */
+  recordInTransaction(entry: AuditEntry): void {
+    if (!this.store.writer.isTransaction) {
+      throw new Error('recordInTransaction needs a write transaction in progress');
+    }
+    const event = toAuditEvent(entry);
+    const seq = Number(this.insert.run(event.id as string, event.recorded, entry.agent, null, JSON.stringify(event)).lastInsertRowid);
+    for (const patient of new Set(entry.patients)) {
+      this.insertPatient.run(patient, seq);
+    }
   }
 
   record(entry: AuditEntry): Promise<void> {
     const event = toAuditEvent(entry);
-    // One row per patient touched, so "who saw patient X" is one indexed lookup.
-    const patients = entry.patients.length ? entry.patients : [null];
     const content = JSON.stringify(event);
+    const patients = [...new Set(entry.patients)];
+    // The event is stored once: a search page touching 50 patients used to store its JSON 50
+    // times, which made the audit write most of the cost of the read it audits. A single patient
+    // stays on the row (the common case, one index); more go to audit_patient.
     return this.store.coordinator.grouped(() => {
-      for (const patient of patients) {
-        this.insert.run(event.id as string, event.recorded, entry.agent, patient, content);
+      const seq = Number(this.insert.run(event.id as string, event.recorded, entry.agent, patients.length === 1 ? patients[0] : null, content).lastInsertRowid);
+      if (patients.length > 1) {
+        for (const patient of patients) {
+          this.insertPatient.run(patient, seq);
+        }
       }
     });
   }
@@ -49,8 +79,8 @@ export class AuditLog implements AuditSink {
     const where: string[] = [];
     const args: string[] = [];
     if (query.patient) {
-      where.push('patient = ?');
-      args.push(query.patient);
+      where.push('(patient = ? OR seq IN (SELECT seq FROM audit_patient WHERE patient = ?))');
+      args.push(query.patient, query.patient);
     }
     if (query.agent) {
       where.push('agent = ?');
@@ -97,6 +127,9 @@ export function toAuditEvent(entry: AuditEntry): AuditEvent {
       ...entry.entities.map((reference) => ({ what: { reference } })),
       ...entry.patients.map((reference) => ({ what: { reference }, role: { code: '1', display: 'Patient' } })),
       ...(entry.query ? [{ query: Buffer.from(entry.query).toString('base64') }] : []),
+      ...(entry.dataSet
+        ? [{ type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' }, name: entry.dataSet.name, description: entry.dataSet.description }]
+        : []),
     ],
   };
 }

@@ -1,13 +1,41 @@
 /** `dermbridge bulk import|export` */
+import type { MedplumClient } from '@medplum/core';
 import { Command } from 'commander';
+import { Readable } from 'node:stream';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { importBulkManifest, runBulkExport } from '../sync/bulk/bulk-export-client';
 import { exportNdjson } from '../sync/bulk/ndjson-export';
-import { importNdjson } from '../sync/bulk/ndjson-import';
+import { importNdjson, type ImportOptions } from '../sync/bulk/ndjson-import';
+import { emptySummary, type SyncSummary } from '../sync/sync-summary';
 import { connectEhr } from '../sync/ehr-settings';
 import { cliConfig, connectStore, ehrSettings, EXIT_OK, progressBar, report, type EhrFlags } from './cli-context';
 import { withEhrOptions } from './ehr-options';
+
+/**
+ * Into the embedded dermbridge server: the file is streamed to `POST /admin/bulk/import`, which
+ * runs the store's bulk write path (a transaction per batch) rather than one Bundle per batch.
+ */
+async function importViaAdminApi(baseUrl: string, store: MedplumClient, input: Readable, options: ImportOptions): Promise<SyncSummary> {
+  const progress = setInterval(() => options.onProgress?.(0, emptySummary()), 500);
+  try {
+    const query = new URLSearchParams({ source: options.source ?? 'input', ...(options.dryRun ? { dryRun: 'true' } : {}) });
+    const res = await fetch(`${baseUrl}admin/bulk/import?${query}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${store.getAccessToken() ?? ''}`, 'content-type': 'application/fhir+ndjson' },
+      body: Readable.toWeb(input) as ReadableStream<Uint8Array>,
+      duplex: 'half',
+    } as RequestInit);
+    const body = (await res.json()) as { summary?: SyncSummary; detail?: string; title?: string };
+    if (!body.summary) {
+      throw new Error(`POST /admin/bulk/import answered HTTP ${res.status}: ${body.detail ?? body.title ?? 'no summary'}`);
+    }
+    return body.summary;
+  } finally {
+    clearInterval(progress);
+    options.onProgress?.(0, emptySummary());
+  }
+}
 
 export function bulkCommand(run: (code: number) => void): Command {
   const bulk = new Command('bulk').description('FHIR Bulk Data: NDJSON import and export');
@@ -40,11 +68,11 @@ export function bulkCommand(run: (code: number) => void): Command {
       }
       const input = file === '-' ? process.stdin : createReadStream(file);
       const bar = progressBar('MB', file === '-' ? 1 : Math.ceil(statSync(file).size / 1e6));
-      const summary = await importNdjson(store, input, {
-        ...options,
-        source: file,
-        onProgress: () => bar.update(Math.round(((input as { bytesRead?: number }).bytesRead ?? 0) / 1e6)),
-      });
+      const onProgress = (): void => bar.update(Math.round(((input as { bytesRead?: number }).bytesRead ?? 0) / 1e6));
+      const summary =
+        config.store.kind === 'medplum'
+          ? await importNdjson(store, input, { ...options, source: file, onProgress })
+          : await importViaAdminApi(config.baseUrl, store, input, { ...options, source: file, onProgress });
       bar.stop();
       run(report(summary, { json: flags.json }));
     });

@@ -2,9 +2,13 @@ import { badRequest, getStatus, isResourceType, notFound, OperationOutcomeError 
 import type { FhirRequest, FhirResponse, FhirRouter, HttpMethod } from '@medplum/fhir-router';
 import type { Binary, Bundle, Resource } from '@medplum/fhirtypes';
 import type { Request, Response } from 'express';
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { FHIR_JSON, sendOutcome } from './outcomes';
 import { resolveConditionalCreates } from './transaction-conditional-creates';
 import type { AccessScopedRepository } from './access/access-scoped-repository';
+import { PENDING_UPLOAD_HEADER, withPendingTag } from './store/pending-uploads';
+import { binaryWithRawBytes } from './store/sqlite-repository';
 
 /** Path segments that are not resource types but are routed by the FHIR router. */
 const NON_TYPE_ROOTS = new Set(['', '$graphql']);
@@ -48,10 +52,24 @@ async function route(
     if (!id || path.split('/').length !== 2) {
       throw new OperationOutcomeError(badRequest('Raw Binary download needs GET Binary/<id>'));
     }
-    const { contentType, bytes } = await repo.readBinaryContent(id);
+    const { contentType, path: filePath, size } = await repo.readBinaryContent(id);
+    // Opened before the answer starts: a file expunged meanwhile fails as an error, not a cut body.
+    const file = filePath ? createReadStream(filePath) : undefined;
+    if (file) {
+      await new Promise<void>((resolve, reject) => file.once('open', () => resolve()).once('error', reject));
+    }
     await beforeResponse();
     // Photos are PHI: never cached by intermediaries, never sniffed into something executable.
-    res.status(200).type(contentType).set('Cache-Control', 'no-store').set('X-Content-Type-Options', 'nosniff').send(Buffer.from(bytes));
+    res.status(200).type(contentType).set('Cache-Control', 'no-store').set('X-Content-Type-Options', 'nosniff');
+    res.set('Content-Length', String(size));
+    if (!file) {
+      res.end();
+      return;
+    }
+    // Streamed from the content file: a 4 MB photo never becomes base64 or one big heap buffer.
+    // Once the headers are out an error cannot become an OperationOutcome: the connection is cut
+    // (the client sees fewer bytes than Content-Length) instead of being answered twice.
+    await pipeline(file, res).catch(() => res.destroy());
     return;
   }
   let response: FhirResponse;
@@ -114,24 +132,33 @@ function setResourceHeaders(res: Response, resource: Resource, status: number, b
   }
 }
 
-/** Non-JSON uploads to Binary (a photo posted as image/jpeg) become a Binary resource, as in Medplum. */
+/**
+ * Non-JSON uploads to Binary (a photo posted as image/jpeg) become a Binary resource, as in
+ * Medplum; the bytes travel beside it as the Buffer they arrived in (no base64 round trip).
+ */
 function bodyAsResource(req: Request, root: string): unknown {
   if (Buffer.isBuffer(req.body)) {
     if (root !== 'Binary' || !['POST', 'PUT'].includes(req.method)) {
       throw new OperationOutcomeError(badRequest(`Content-Type "${req.get('content-type')}" is only accepted for Binary uploads; send application/fhir+json`));
     }
-    const binary: Binary = {
+    let binary: Binary = {
       resourceType: 'Binary',
       contentType: req.get('content-type')?.split(';')[0].trim() ?? 'application/octet-stream',
-      data: req.body.toString('base64'),
     };
+    const id = req.path.split('/')[2];
+    if (id) {
+      binary.id = id;
+    }
     // MedplumClient.createBinary names the resource the photo belongs to in this header.
     const securityContext = req.get('x-security-context');
     if (securityContext) {
       binary.securityContext = { reference: securityContext };
     }
-    const id = req.path.split('/')[2];
-    return id ? { ...binary, id } : binary;
+    // An upload ahead of the Media that will name it (intake originals): reaped if none does.
+    if (req.method === 'POST' && req.get(PENDING_UPLOAD_HEADER) === 'pending') {
+      binary = withPendingTag(binary);
+    }
+    return binaryWithRawBytes(binary, req.body);
   }
   if (['POST', 'PUT', 'PATCH'].includes(req.method) && (req.body === undefined || req.body === null || typeof req.body !== 'object')) {
     if (req.method === 'POST' && req.path.endsWith('/_search')) {

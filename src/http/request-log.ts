@@ -6,6 +6,10 @@ import type { Logger } from 'pino';
  * query string (searches carry names and identifiers), headers (tokens) or bodies (PHI, photos).
  */
 export function requestLog(logger: Logger): RequestHandler {
+  if (!logger.isLevelEnabled('debug')) {
+    // Production runs at info: no timer or 'finish' listener per request for a line never written.
+    return (_req, _res, next) => next();
+  }
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {

@@ -3,7 +3,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Request } from 'express';
 import { CODE_SYSTEM_URLS, VALUE_SET_BASE } from '../cases/canonical-urls';
 import { PhotoError } from '../images/photo-error';
-import { processPhoto } from '../images/process-photo';
+import { processPhotoOffThread } from '../images/photo-thread';
+import type { ProcessedPhoto } from '../images/process-photo';
 import { SUBMISSION_SYSTEM } from './case-bundle';
 import type { Caller } from './case-store';
 import { readCase } from './case-status';
@@ -11,8 +12,9 @@ import { executeCaseTransaction } from './case-transaction';
 import type { IntakeDeps } from './intake-deps';
 import { IntakeError } from './intake-error';
 import { readMultipart } from './multipart-upload';
+import { PhotoBinaryUploads } from './photo-binaries';
 import { photoBinary, photoMedia } from './photo-media';
-import type { PhotoView } from './photo-placement';
+import type { PhotoView, PlacedPhoto } from './photo-placement';
 import { idempotencyKeyOf, uploadsOf } from './submit-multipart';
 
 const VIEWS = new Set<PhotoView>(['overview', 'close-up', 'dermoscopic']);
@@ -21,7 +23,8 @@ const VIEWS = new Set<PhotoView>(['overview', 'close-up', 'dermoscopic']);
  * `POST /intake/cases/:id/photos` (multipart): more or retaken photos for an existing case. Per file
  * part `<part>`: fields `<part>.view` (overview | close-up | dermoscopic), `<part>.bodySite` (SNOMED
  * CT code from derm-body-site), optional `<part>.siteDescription`, `<part>.scaleReference`
- * (true/false), `<part>.deviceName`, `<part>.takenAt`. One transaction adds the Binaries and Media and
+ * (true/false), `<part>.deviceName`, `<part>.takenAt`. The images are uploaded as Binaries first
+ * (photo-binaries.ts; deleted again if the rest fails), then one transaction adds the Media and
  * links them to the ServiceRequest (If-Match on its version, so a concurrent change is not lost);
  * a Task waiting for the patient's photos goes back to the reviewer (on-hold → in-progress).
  */
@@ -50,22 +53,40 @@ export async function addPhotos(deps: IntakeDeps, caller: Caller, caseId: string
   });
   const photos = await Promise.all(
     placed.map((p) =>
-      processPhoto(p.upload.bytes, deps.photoLimits).catch((err: unknown) => {
+      processPhotoOffThread(p.upload.bytes, deps.photoLimits).catch((err: unknown) => {
         throw err instanceof PhotoError ? new IntakeError(err.status, err.code, `Photo '${p.upload.filename}': ${err.message}`, [{ where: p.linkId, message: err.message }]) : err;
       })
     )
   );
   const patient = { reference: sr.subject?.reference };
+  const binaryUploads = new PhotoBinaryUploads(caller, patient);
+  try {
+    // allSettled: when one upload fails, the others have finished too before they are discarded.
+    const originals = (await Promise.allSettled(photos.map((photo) => binaryUploads.upload(photo)))).map((r) => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    });
+    await executeCaseTransaction(caller, await photosBundle(caller, sr, placed, photos, originals, keyHash), deps.capabilities);
+  } catch (err) {
+    await binaryUploads.discard(deps.logError);
+    throw err;
+  }
+  return photos.length;
+}
+
+/** Per photo its review and thumbnail Binaries and a Media (a conditional create, so a retry adds nothing); the ServiceRequest linking them; a waiting Task resumed. */
+async function photosBundle(caller: Caller, sr: ServiceRequest, placed: readonly PlacedPhoto[], photos: readonly ProcessedPhoto[], originals: readonly string[], keyHash: string): Promise<Bundle> {
+  const caseId = sr.id as string;
+  const patient = { reference: sr.subject?.reference };
   const entries: BundleEntry[] = [];
   const mediaUrns: string[] = [];
   const receivedAt = new Date().toISOString();
   photos.forEach((photo, n) => {
-    const urns = { original: urn(), review: urn(), thumbnail: urn() };
-    for (const kind of ['original', 'review', 'thumbnail'] as const) {
-      entries.push({ fullUrl: urns[kind], resource: photoBinary(photo[kind], patient), request: { method: 'POST', url: 'Binary' } });
-    }
+    const binaries = { original: originals[n], review: urn(), thumbnail: urn() };
+    entries.push({ fullUrl: binaries.review, resource: photoBinary(photo.review, patient), request: { method: 'POST', url: 'Binary' } });
+    entries.push({ fullUrl: binaries.thumbnail, resource: photoBinary(photo.thumbnail, patient), request: { method: 'POST', url: 'Binary' } });
     const identifier = { system: SUBMISSION_SYSTEM, value: `${keyHash}-photo-${n + 1}` };
-    const media: Media = photoMedia({ placed: placed[n], photo, binaries: urns, patient, caseRef: { reference: `ServiceRequest/${caseId}` }, identifier, receivedAt });
+    const media: Media = photoMedia({ placed: placed[n], photo, binaries, patient, caseRef: { reference: `ServiceRequest/${caseId}` }, identifier, receivedAt });
     const mediaUrn = urn();
     mediaUrns.push(mediaUrn);
     entries.push({ fullUrl: mediaUrn, resource: media, request: { method: 'POST', url: 'Media', ifNoneExist: `identifier=${identifier.system}|${identifier.value}` } });
@@ -77,9 +98,7 @@ export async function addPhotos(deps: IntakeDeps, caller: Caller, caseId: string
     const resumed: Task = { ...task, status: 'in-progress', businessStatus: { coding: [{ system: CODE_SYSTEM_URLS.taskBusinessStatus, code: 'under-review', display: 'Under review' }] } };
     entries.push({ resource: resumed, request: { method: 'PUT', url: `Task/${task.id}`, ifMatch: `W/"${task.meta?.versionId}"` } });
   }
-  const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: entries };
-  await executeCaseTransaction(caller, bundle, deps.capabilities);
-  return photos.length;
+  return { resourceType: 'Bundle', type: 'transaction', entry: entries };
 }
 
 async function waitingTask(caller: Caller, caseId: string): Promise<Task | undefined> {

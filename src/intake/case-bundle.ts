@@ -16,8 +16,8 @@ export type PatientTarget = { readonly reference: string } | { readonly create: 
 export interface StoredPhoto {
   readonly placed: PlacedPhoto;
   readonly photo: ProcessedPhoto;
-  /** urn:uuid of the full-resolution Binary (already written into the response's attachment answer). */
-  readonly binaryUrn: string;
+  /** `Binary/<id>` of the original, uploaded before the transaction (photo-binaries.ts). */
+  readonly original: string;
 }
 
 export interface CaseDraft {
@@ -25,7 +25,8 @@ export interface CaseDraft {
   readonly key: string;
   readonly otherKeys: readonly string[];
   readonly caseNumber: string;
-  readonly patient: PatientTarget;
+  /** The case's Patient: it exists already, since the photos' Binaries name it as securityContext. */
+  readonly patient: Ref;
   readonly response: QuestionnaireResponse;
   readonly photos: readonly StoredPhoto[];
   /** Who asks: a Practitioner/PractitionerRole/Patient reference, or 'patient' for the case's own patient. */
@@ -45,21 +46,15 @@ const urn = (): string => `urn:uuid:${randomUUID()}`;
 const byIdentifier = (system: string, value: string): string => `identifier=${system}|${value}`;
 
 /**
- * The whole case as ONE FHIR transaction (https://hl7.org/fhir/R4/http.html#transaction): the
- * store applies all of it or none. Patient match-or-create and every other entry are conditional
- * creates on an identifier, so a replay of the same submission creates nothing new.
- * Order: Patient, Binaries, QuestionnaireResponse, Media, ServiceRequest, Task.
+ * The case as ONE FHIR transaction (https://hl7.org/fhir/R4/http.html#transaction): the store
+ * applies all of it or none. Every entry is a conditional create on an identifier, so a replay of
+ * the same submission creates nothing new. The photos' originals are already stored (raw bytes,
+ * photo-binaries.ts) and only referenced here. Order: the review and thumbnail Binaries,
+ * QuestionnaireResponse, Media, ServiceRequest, Task.
  */
 export function buildCaseBundle(draft: CaseDraft): { bundle: Bundle; indexOf: { serviceRequest: number } } {
   const entries: BundleEntry[] = [];
-  let patientRef: Ref;
-  if ('create' in draft.patient) {
-    const patientUrn = urn();
-    entries.push(post(draft.patient.create, patientUrn, draft.patient.ifNoneExist));
-    patientRef = { reference: patientUrn };
-  } else {
-    patientRef = { reference: draft.patient.reference };
-  }
+  const patientRef = draft.patient;
   const srUrn = urn();
   const qrUrn = urn();
   const receivedAt = draft.now.toISOString();
@@ -68,14 +63,13 @@ export function buildCaseBundle(draft: CaseDraft): { bundle: Bundle; indexOf: { 
   draft.photos.forEach((stored, n) => {
     const reviewUrn = urn();
     const thumbUrn = urn();
-    entries.push(post(photoBinary(stored.photo.original, patientRef), stored.binaryUrn));
     entries.push(post(photoBinary(stored.photo.review, patientRef), reviewUrn));
     entries.push(post(photoBinary(stored.photo.thumbnail, patientRef), thumbUrn));
     const identifier = { system: SUBMISSION_SYSTEM, value: `${draft.key}-photo-${n + 1}` };
     const media: Media = photoMedia({
       placed: stored.placed,
       photo: stored.photo,
-      binaries: { original: stored.binaryUrn, review: reviewUrn, thumbnail: thumbUrn },
+      binaries: { original: stored.original, review: reviewUrn, thumbnail: thumbUrn },
       patient: patientRef,
       caseRef: { reference: srUrn },
       identifier,

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { inspectPhoto } from '../images/process-photo';
+import { inspectPhotoOffThread } from '../images/photo-thread';
 import type { IntakeDeps } from './intake-deps';
 import { IntakeError } from './intake-error';
 
@@ -13,6 +13,6 @@ export async function checkPhoto(deps: IntakeDeps, req: Request): Promise<Record
   if (!Buffer.isBuffer(bytes)) {
     throw new IntakeError(400, 'photo-required', 'Send the image bytes as the request body.');
   }
-  const { sourceType, quality } = await inspectPhoto(bytes, deps.photoLimits);
+  const { sourceType, quality } = await inspectPhotoOffThread(bytes, deps.photoLimits);
   return { acceptable: quality.issues.length === 0, sourceType, ...quality };
 }

@@ -21,6 +21,7 @@ export interface PhotoBinaries {
   readonly thumbnail: string;
 }
 
+/** A derivative image (review copy, thumbnail) as a Binary entry of the case transaction. */
 export function photoBinary(image: EncodedImage, patient: Ref): Binary {
   return { resourceType: 'Binary', contentType: image.contentType, securityContext: patient, data: image.bytes.toString('base64') };
 }

@@ -4,7 +4,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { QUESTIONNAIRE_URLS } from '../cases/canonical-urls';
 import { assertQuestionnaireResponse } from '../cases/questionnaire-response-check';
 import { PhotoError } from '../images/photo-error';
-import { checkInput, processPhoto } from '../images/process-photo';
+import { processPhotoOffThread } from '../images/photo-thread';
+import { checkInput, type ProcessedPhoto } from '../images/process-photo';
 import { DUE_AFTER_HOURS } from '../triage/rules';
 import type { Ref } from './photo-media';
 import { buildCaseBundle, idOfEntry, SUBMISSION_SYSTEM, type PatientTarget, type StoredPhoto } from './case-bundle';
@@ -13,7 +14,8 @@ import { caseStatusOf, type CaseStatus } from './case-status';
 import { executeCaseTransaction } from './case-transaction';
 import type { IntakeDeps } from './intake-deps';
 import { IntakeError } from './intake-error';
-import { answerOf, placePhotos, type PhotoUpload } from './photo-placement';
+import { PhotoBinaryUploads } from './photo-binaries';
+import { answerOf, placePhotos, type PhotoUpload, type PlacedPhoto } from './photo-placement';
 
 /** One submission, whichever way it arrived (multipart or a FHIR Bundle). */
 export interface Submission {
@@ -35,72 +37,145 @@ const ACCEPTED = new Set<string>([QUESTIONNAIRE_URLS.intake, QUESTIONNAIRE_URLS.
 
 /**
  * Validates a submission completely (answers, photo links, every photo through the pipeline)
- * before writing anything, then writes the case as one transaction through the caller's own
- * MedplumClient. Nothing is stored unless everything is.
+ * before writing anything; then, through the caller's own MedplumClient, a new Patient (if one is
+ * needed), the photos' Binaries as raw uploads (photo-binaries.ts) and the case as one
+ * transaction. If anything after the first write fails, what was written is deleted again: nothing
+ * is left unless everything is.
  */
 export async function submitCase(deps: IntakeDeps, caller: Caller, submission: Submission): Promise<SubmitResult> {
   const questionnaire = questionnaireFor(deps, submission.response);
   if (submission.uploads.length > deps.maxPhotos) {
     throw new IntakeError(413, 'too-many-photos', `At most ${deps.maxPhotos} photos can be sent with one case; ${submission.uploads.length} were sent.`);
   }
-  const patient = await matchExistingPatient(caller, patientTarget(caller, submission));
+  const given = patientTarget(caller, submission);
   const keys = submissionKeys(caller, submission);
-  const existing = await findSubmitted(caller, keys.all);
+  // The two lookups wait on the store, the pipeline on libvips' threads: they run at the same time.
+  const lookups = Promise.all([matchExistingPatient(caller, given), findSubmitted(caller, keys.all)]);
+  let response: QuestionnaireResponse | undefined;
+  let placed: PlacedPhoto[] = [];
+  let processing: Promise<ProcessedPhoto[]> | undefined;
+  let invalid: unknown;
+  try {
+    ({ response, placed } = checkSubmission(deps, questionnaire, submission));
+    processing = Promise.all(placed.map((p) => processNamed(deps, p)));
+    // Handled here too: when a retry is answered with its existing case, nobody awaits the photos.
+    processing.catch(() => undefined);
+  } catch (err) {
+    invalid = err;
+  }
+  const [target, existing] = await lookups;
   if (existing) {
+    // A retry is answered with its case, whatever its body.
     return { caseId: existing, created: false };
   }
+  if (invalid !== undefined || !response || !processing) {
+    throw invalid;
+  }
+  const processed = await processing;
+  // Everything is checked: only now the first write.
+  const { patient, createdPatient } = await ensurePatient(caller, target);
+  const uploads = new PhotoBinaryUploads(caller, patient);
+  try {
+    // allSettled: when one upload fails, the others have finished too before they are discarded.
+    const settled = await Promise.allSettled(
+      placed.map(async (p, i): Promise<StoredPhoto> => {
+        const photo = processed[i];
+        const original = await uploads.upload(photo);
+        p.answer.valueAttachment = { url: original, contentType: photo.original.contentType, size: photo.original.bytes.length, title: p.upload.filename, creation: p.upload.takenAt };
+        return { placed: p, photo, original };
+      })
+    );
+    const photos = settled.map((r) => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    });
+    return await writeCase(deps, caller, uploads, { keys, patient, response, photos, questionnaire });
+  } catch (err) {
+    // Nothing of a case that was not written stays: its Binaries, and its Patient if this submission created it.
+    await uploads.discard(deps.logError);
+    if (createdPatient) {
+      await caller.medplum.deleteResource('Patient', createdPatient).catch(deps.logError);
+    }
+    throw err;
+  }
+}
+
+/** Photos placed on their answers, and the answers checked against the Questionnaire (the photos provisionally). */
+function checkSubmission(deps: IntakeDeps, questionnaire: Questionnaire, submission: Submission): { response: QuestionnaireResponse; placed: PlacedPhoto[] } {
   const response: QuestionnaireResponse = structuredClone(submission.response);
   const placed = placePhotos(questionnaire, response, submission.uploads);
-  const binaryUrns = placed.map((p) => {
+  for (const p of placed) {
     const kind = checkInputNamed(p.upload, deps);
-    const binaryUrn = `urn:uuid:${randomUUID()}`;
     // provisional until the pipeline has run: what the answer checks need (type, size)
-    p.answer.valueAttachment = { url: binaryUrn, contentType: kind === 'png' ? 'image/png' : 'image/jpeg', size: p.upload.bytes.length, title: p.upload.filename };
-    return binaryUrn;
-  });
+    p.answer.valueAttachment = { url: `urn:uuid:${randomUUID()}`, contentType: kind === 'png' ? 'image/png' : 'image/jpeg', size: p.upload.bytes.length, title: p.upload.filename };
+  }
   checkAnswers(deps, questionnaire, response);
-  const photos: StoredPhoto[] = await Promise.all(
-    placed.map(async (p, i) => {
-      const photo = await processPhoto(p.upload.bytes, deps.photoLimits).catch((err: unknown) => {
-        throw err instanceof PhotoError ? new IntakeError(err.status, err.code, `Photo '${p.upload.filename}' (${p.linkId}): ${err.message}`, [{ where: p.upload.ref, message: err.message }]) : err;
-      });
-      p.answer.valueAttachment = { url: binaryUrns[i], contentType: photo.original.contentType, size: photo.original.bytes.length, title: p.upload.filename, creation: p.upload.takenAt };
-      return { placed: p, photo, binaryUrn: binaryUrns[i] };
-    })
-  );
+  return { response, placed };
+}
+
+function processNamed(deps: IntakeDeps, p: PlacedPhoto): Promise<ProcessedPhoto> {
+  return processPhotoOffThread(p.upload.bytes, deps.photoLimits).catch((err: unknown) => {
+    throw err instanceof PhotoError ? new IntakeError(err.status, err.code, `Photo '${p.upload.filename}' (${p.linkId}): ${err.message}`, [{ where: p.upload.ref, message: err.message }]) : err;
+  });
+}
+
+interface CaseParts {
+  readonly keys: { primary: string; all: string[] };
+  readonly patient: Ref;
+  readonly response: QuestionnaireResponse;
+  readonly photos: readonly StoredPhoto[];
+  readonly questionnaire: Questionnaire;
+}
+
+/** The case transaction: QuestionnaireResponse, Media, ServiceRequest, Task (case-bundle.ts). */
+async function writeCase(deps: IntakeDeps, caller: Caller, uploads: PhotoBinaryUploads, c: CaseParts): Promise<SubmitResult> {
   const now = new Date();
-  const priority = priorityOf(response);
+  const priority = priorityOf(c.response);
   const { bundle, indexOf } = buildCaseBundle({
-    key: keys.primary,
-    otherKeys: keys.all.filter((k) => k !== keys.primary),
-    caseNumber: `DB-${now.getUTCFullYear()}-${keys.primary.slice(0, 10).toUpperCase()}`,
-    patient,
-    response: { ...response, authored: response.authored ?? now.toISOString() },
-    photos,
-    requester: requesterOf(caller, response, questionnaire),
+    key: c.keys.primary,
+    otherKeys: c.keys.all.filter((k) => k !== c.keys.primary),
+    caseNumber: `DB-${now.getUTCFullYear()}-${c.keys.primary.slice(0, 10).toUpperCase()}`,
+    patient: c.patient,
+    response: { ...c.response, authored: c.response.authored ?? now.toISOString() },
+    photos: c.photos,
+    requester: requesterOf(caller, c.response, c.questionnaire),
     priority,
     dueHours: priority === 'routine' ? DUE_AFTER_HOURS.P2 : DUE_AFTER_HOURS.P1,
-    reason: reasonOf(response),
+    reason: reasonOf(c.response),
     now,
   });
   const result: Bundle = await executeCaseTransaction(caller, bundle, deps.capabilities);
   const caseId = idOfEntry(result, indexOf.serviceRequest);
   if (!result.entry?.[indexOf.serviceRequest]?.response?.status?.startsWith('201')) {
     // A concurrent retry won the race: its case was matched, so this one's Binaries are orphans.
-    await removeOrphanBinaries(caller, result);
+    await Promise.all([uploads.discard(deps.logError), removeOrphanBinaries(caller, result, deps.logError)]);
     return { caseId, created: false };
   }
   return { caseId, created: true, status: statusFromTransaction(result, indexOf.serviceRequest) };
 }
 
 /**
- * Binaries cannot be conditional creates (no identifier), so two identical submissions that both
- * pass the idempotency pre-check at the same moment each write their Binaries, while every other
- * entry of the second one matches the first. Those Binaries are referenced by nothing: delete them.
+ * Binaries cannot be conditional creates (no identifier), so when an identical submission that
+ * passed the idempotency check at the same moment wins, this transaction still created the review
+ * and thumbnail Binaries while matching every other entry. Nothing references them: delete them.
  */
-async function removeOrphanBinaries(caller: Caller, result: Bundle): Promise<void> {
+async function removeOrphanBinaries(caller: Caller, result: Bundle, logError: (err: unknown) => void): Promise<void> {
   const orphans = (result.entry ?? []).flatMap((e) => (e.response?.status?.startsWith('201') && e.response.location?.startsWith('Binary/') ? [e.response.location.split('/')[1]] : []));
-  await Promise.all(orphans.map((id) => caller.medplum.deleteResource('Binary', id)));
+  await Promise.all(orphans.map((id) => caller.medplum.deleteResource('Binary', id).catch(logError)));
+}
+
+/**
+ * The Patient has to exist before the photos' Binaries are written: their securityContext names it
+ * (that is what puts them in the patient's compartment). A new one is a conditional create on its
+ * identifier, so a concurrent submission for the same patient matches it instead of duplicating it.
+ */
+async function ensurePatient(caller: Caller, target: PatientTarget): Promise<{ patient: Ref; createdPatient?: string }> {
+  if (!('create' in target)) {
+    return { patient: { reference: target.reference } };
+  }
+  const patient = await caller.medplum.createResourceIfNoneExist(target.create, target.ifNoneExist);
+  // matchExistingPatient found none a moment ago, so this submission created it and removes it if the case fails.
+  return { patient: { reference: `Patient/${patient.id}` }, createdPatient: patient.id };
 }
 
 export function questionnaireFor(deps: IntakeDeps, response: QuestionnaireResponse): Questionnaire {
@@ -165,10 +240,7 @@ function patientTarget(caller: Caller, submission: Submission): PatientTarget {
   throw new IntakeError(422, 'patient-required', 'Say whom the case is about: a `patient` part (a Patient with an identifier, or {"reference":"Patient/<id>"}) or QuestionnaireResponse.subject.');
 }
 
-/**
- * Looks the Patient up first, so the transaction can reference a match directly; it keeps its
- * conditional create too, for a store that can apply it atomically (case-transaction.ts).
- */
+/** Looks the Patient up first: a match is referenced as it is; otherwise ensurePatient creates it. */
 async function matchExistingPatient(caller: Caller, target: PatientTarget): Promise<PatientTarget> {
   if (!('create' in target)) {
     return target;

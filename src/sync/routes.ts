@@ -14,7 +14,7 @@ import type { MedplumClient } from '@medplum/core';
 import { connectStoreClient, storeConnection } from '../client/store-client';
 import type { Config } from '../config/config';
 import { requireAdmin } from './admin/admin-access';
-import { adminHandlers } from './admin/admin-handlers';
+import { adminHandlers, type AdminHandlerDeps } from './admin/admin-handlers';
 
 export interface SyncRoutesDeps {
   readonly config: Config;
@@ -22,6 +22,8 @@ export interface SyncRoutesDeps {
   readonly logError: (err: unknown) => void;
   /** Defaults to a MedplumClient logged in to the configured store. */
   readonly store?: () => Promise<MedplumClient>;
+  /** The embedded store (repository + audit log), for the bulk import path. */
+  readonly embedded?: AdminHandlerDeps['embedded'];
 }
 
 export function createSyncRoutes(deps: SyncRoutesDeps): Router {
@@ -35,7 +37,7 @@ export function createSyncRoutes(deps: SyncRoutesDeps): Router {
       });
       return client;
     });
-  const h = adminHandlers({ dataDir: deps.config.dataDir, store, logError: deps.logError });
+  const h = adminHandlers({ dataDir: deps.config.dataDir, store, logError: deps.logError, embedded: deps.embedded });
   const json = express.json({ limit: '1mb' });
   const r = Router();
   r.get('/.well-known/sync-jwks.json', h.publicJwks);

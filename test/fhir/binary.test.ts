@@ -3,7 +3,7 @@
  * (http://hl7.org/fhir/R4/binary.html#rest), and durability across a restart.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,6 +144,32 @@ describe('/fhir/R4/Binary', () => {
       const patientToken = await server.token({ scopes: ['patient/*.rs'], patientId: own.id });
       assert.equal((await downloadRaw(ownPhoto.body.id, 'image/jpeg', patientToken)).status, 200);
       assert.equal((await downloadRaw(otherPhoto.body.id, 'image/jpeg', patientToken)).status, 404);
+    });
+  });
+
+  describe('uploads pending a Media (X-Upload-State: pending)', () => {
+    const pendingTagged = (b: Binary): boolean => Boolean(b.meta?.tag?.some((t) => t.code === 'pending'));
+
+    it('are tagged, and expunged when deleted before a Media names them: no bytes in history or on disk', async () => {
+      const res = await upload(randomBytes(3000), 'image/jpeg', { 'X-Upload-State': 'pending' });
+      assert.equal(res.status, 201, res.text);
+      assert.ok(pendingTagged(res.body));
+      const versionId = res.body.meta.versionId as string;
+      const file = server.dermbridge.store.binaries.pathOf(res.body.id, versionId);
+      assert.ok(existsSync(file));
+      assert.equal((await fhir.delete(`Binary/${res.body.id}`)).status, 200);
+      assert.equal((await fhir.get(`Binary/${res.body.id}/_history/${versionId}`)).status, 410);
+      assert.ok(!existsSync(file), 'the content file outlived the expunge');
+    });
+
+    it('are reaped after the grace period unless a Media claimed them', async () => {
+      const orphan = await upload(randomBytes(3000), 'image/jpeg', { 'X-Upload-State': 'pending' });
+      const claimed = await upload(randomBytes(3000), 'image/jpeg', { 'X-Upload-State': 'pending' });
+      const media = await fhir.post('Media', { resourceType: 'Media', status: 'completed', content: { contentType: 'image/jpeg', url: `Binary/${claimed.body.id}` } });
+      assert.equal(media.status, 201, JSON.stringify(media.body));
+      assert.ok((await server.dermbridge.reaper.reapOnce(Date.now() + 2 * 60 * 60 * 1000)) >= 1);
+      assert.equal((await fhir.get(`Binary/${orphan.body.id}`)).status, 410);
+      assert.equal((await downloadRaw(claimed.body.id, 'image/jpeg')).status, 200);
     });
   });
 

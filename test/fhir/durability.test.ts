@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bundle, Observation, Patient, Resource } from '@medplum/fhirtypes';
@@ -223,6 +223,11 @@ describe('durability of acknowledged writes across SIGKILL (src/main.ts in a chi
       }
     });
     assert.deepEqual(badBinaries, [], `acknowledged Binaries lost or corrupt (${context})`);
+    // …and no content file without its Binary: what the kill cut off between file and COMMIT was
+    // swept at start-up (every Binary here has one version, so one file each).
+    const contentFiles = readdirSync(join(dataDir, 'binary'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith('.'));
+    const storedBinaries = (await restarted.get('Binary?_total=accurate&_count=0')).body.total as number;
+    assert.equal(contentFiles.length, storedBinaries, `content files without a committed Binary (${context})`);
 
     // Transactions: all of one or none of it, whether acknowledged or cut off by the kill.
     const txPatients = await restarted.searchAll<Patient>(`Patient?identifier=${encodeURIComponent(`${TX_SYSTEM}|`)}&_count=1000`);

@@ -2,6 +2,8 @@ import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import request from 'supertest';
 import { hugeDimensionPng, skinPhoto } from '../images/photo-fixtures';
 import { startTestServer, type TestServer } from '../support/test-server';
@@ -142,9 +144,21 @@ describe('POST /intake/cases when the store fails on the last photo', () => {
     const author = await adminWrite(server, 'post', 'Practitioner', { resourceType: 'Practitioner', name: [{ family: 'Pcp' }] });
     const token = await server.token({ scopes: ['user/*.cruds'], fhirUser: `Practitioner/${author.id}` });
     const before = await countAll(server);
+    const filesBefore = contentFiles(server.dataDir);
     const res = await submit(server, token, { questionnaireResponse: econsultResponse(), patient: mrnPatient(`MRN-${randomUUID()}`) }, { overview: a, close1: b, close2: c });
     assert.equal(res.status, 422, res.text);
     assert.equal(JSON.parse(res.text).code, 'store-rejected');
     assert.deepEqual(await countAll(server), before);
+    // Nor any photo byte: the transaction's Binaries rolled back with their files, and the
+    // originals uploaded before it were expunged, history and content files included.
+    assert.deepEqual(contentFiles(server.dataDir), filesBefore);
   });
 });
+
+/** Every Binary content file of the server's store (src/fhir/store/binary-files.ts). */
+function contentFiles(dataDir: string): string[] {
+  return readdirSync(join(dataDir, 'binary'), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}

@@ -1,7 +1,7 @@
 import type { Bundle, Media, Patient, QuestionnaireResponse, ServiceRequest, Task } from '@medplum/fhirtypes';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { PROFILE_URLS } from '../../src/cases/canonical-urls';
@@ -87,15 +87,29 @@ describe('POST /intake/cases', () => {
         assert.ok(!bytes.includes(marker), `${ref} contains ${marker}`);
       }
     }
-    // …and nowhere in the database files either (Binary rows, resource JSON, indexes, WAL).
-    for (const file of ['dermbridge.sqlite', 'dermbridge.sqlite-wal']) {
-      let db: Buffer;
+    // The originals went up as pending uploads and the case transaction's Media claimed them, so
+    // the reaper will never touch them (src/fhir/store/pending-uploads.ts).
+    const originals: string[] = res.body.photos.map((p: { image: string }) => p.image);
+    for (const ref of originals) {
+      const binary = await adminGet<{ meta?: { tag?: { code?: string }[] } }>(server, ref);
+      assert.ok(binary.meta?.tag?.some((t) => t.code === 'pending'), `${ref} was not uploaded as pending`);
+    }
+    const stillPending = (server.dermbridge.store.reader.prepare('SELECT id FROM binary_pending').all() as { id: string }[]).map((r) => `Binary/${r.id}`);
+    assert.deepEqual(originals.filter((ref) => stillPending.includes(ref)), []);
+    // …and nowhere in the stored files either: resource JSON, indexes, WAL, and every Binary
+    // content file (src/fhir/store/binary-files.ts), of this case or any other.
+    const contentFiles = readdirSync(join(server.dataDir, 'binary'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name));
+    assert.ok(contentFiles.length >= 9, `expected this case's 9 content files, found ${contentFiles.length}`);
+    for (const file of [join(server.dataDir, 'dermbridge.sqlite'), join(server.dataDir, 'dermbridge.sqlite-wal'), ...contentFiles]) {
+      let stored: Buffer;
       try {
-        db = readFileSync(join(server.dataDir, file));
+        stored = readFileSync(file);
       } catch {
         continue;
       }
-      assert.ok(!db.includes('LeakyPhoneCo') && !db.includes('SECRET-HOME-ADDRESS'), `${file} holds EXIF text`);
+      assert.ok(!stored.includes('LeakyPhoneCo') && !stored.includes('SECRET-HOME-ADDRESS'), `${file} holds EXIF text`);
     }
   });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PULL_STREAM } from '../../src/sync/pull/pull-sync';
 import { sourceIdSystem } from '../../src/sync/sync-identifiers';
@@ -71,6 +72,21 @@ describe('dermbridge CLI', function () {
     assert.match(first.stdout, /created 10, updated 0, unchanged 0, failed 0/);
     const second = await cli(['sync', 'pull'], env);
     assert.match(second.stdout, /created 0, updated 0, unchanged \d+, failed 0/);
+  });
+
+  it('bulk import streams a file into the embedded store (bulk path) and a re-run changes nothing', async () => {
+    const file = join(f.ours.dataDir, 'cli-bulk.ndjson');
+    const lines = Array.from({ length: 30 }, (_, i) => JSON.stringify({ resourceType: 'Patient', id: `cli-bulk-${i}`, name: [{ family: `Bulk${i}` }] }));
+    writeFileSync(file, [...lines, '{"resourceType":"Patient","gender":"sometimes"}'].join('\n') + '\n');
+    const first = await cli(['bulk', 'import', file], env);
+    assert.equal(first.code, 1, first.stderr);
+    assert.match(first.stdout, /created 30, updated 0, unchanged 0, failed 1/);
+    assert.match(first.stdout, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} line 31`));
+    const second = await cli(['bulk', 'import', file], env);
+    assert.match(second.stdout, /created 0, updated 0, unchanged 30, failed 1/);
+    // The bulk path audits one event per batch, naming the file.
+    const events = f.ours.dermbridge.audit.search({ agent: 'ClientApplication/dermbridge-demo' }).entry ?? [];
+    assert.ok(events.some((e) => JSON.stringify(e.resource).includes('cli-bulk.ndjson')));
   });
 
   it('sync status shows the checkpoint; sync push with nothing to send exits 0', async () => {

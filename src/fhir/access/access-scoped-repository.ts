@@ -26,6 +26,7 @@ import type { Bundle, BundleEntry, OperationOutcome, Parameters, Reference, Reso
 import type { AccessContext, AccessDecision, ScopeInteraction } from '../../auth/access-context';
 import type { AuditEntry, AuditSink } from '../../audit/audit-entry';
 import { indexedParams } from '../store/index-values';
+import type { BinaryContent } from '../store/resource-reader';
 import { isPatientDataType, patientCompartments } from '../store/patient-compartment';
 import { assertReferencesResolve, findLocalReferences } from '../store/reference-check';
 import type { SqliteRepository } from '../store/sqlite-repository';
@@ -249,10 +250,34 @@ export class AccessScopedRepository extends FhirRepository {
     return this.inner.withTransaction((tx) => callback(new AccessScopedRepository(tx, this.scope) as this), options);
   }
 
-  /** Raw Binary bytes, after the same read check as a FHIR read. */
-  async readBinaryContent(id: string): Promise<{ contentType: string; bytes: Uint8Array }> {
-    await this.readResource('Binary', id);
-    return this.inner.readBinaryContent(id);
+  /**
+   * A Binary's content file, after the same check and audit as a FHIR read, made on the Binary's
+   * metadata alone (reading the resource would turn its bytes into base64 only to check access).
+   */
+  async readBinaryContent(id: string): Promise<BinaryContent> {
+    let content: BinaryContent | undefined;
+    await this.audited(
+      'R',
+      'read',
+      'Binary',
+      async () => {
+        const limits = this.require('Binary', 'r');
+        try {
+          content = this.inner.readBinaryContent(id);
+        } catch (err) {
+          // As readHidingAbsence: a confined grant sees a deleted Binary as a missing one.
+          if (limits && err instanceof OperationOutcomeError && getStatus(err.outcome) === 410) {
+            throw new OperationOutcomeError(notFound);
+          }
+          throw err;
+        }
+        this.assertVisible(limits, content.binary);
+        return content.binary;
+      },
+      undefined,
+      `Binary/${id}`
+    );
+    return content as BinaryContent;
   }
 
   private async readChecked<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {

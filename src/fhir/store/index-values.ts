@@ -1,4 +1,4 @@
-import type { FhirPathAtom } from '@medplum/core';
+import type { FhirPathAtom, TypedValue } from '@medplum/core';
 import {
   convertToSearchableDates,
   convertToSearchableNumbers,
@@ -12,6 +12,8 @@ import {
   toTypedValue,
 } from '@medplum/core';
 import type { Resource, SearchParameter } from '@medplum/fhirtypes';
+import type { FastPath } from './index-fast-path';
+import { compileFastPath } from './index-fast-path';
 
 /** Which index table a search parameter's values live in. */
 export type IndexKind = 'token' | 'string' | 'reference' | 'date' | 'number' | 'quantity' | 'uri';
@@ -21,6 +23,8 @@ export interface IndexedParam {
   readonly kind: IndexKind;
   readonly param: SearchParameter;
   readonly atom: FhirPathAtom;
+  /** A direct JSON walk giving the engine's result, when the expression is a plain path. */
+  readonly fastPath?: FastPath;
 }
 
 /** Values extracted from one resource for one parameter, in the shape of its index table. */
@@ -60,7 +64,8 @@ export function indexedParams(resourceType: string): IndexedParam[] {
       }
       // Base parameters are unions over many types (`Account.identifier | ... | Task.identifier`);
       // keep only this type's branch, or every write evaluates all of them.
-      params.push({ code, kind, param, atom: getParsedExpressionForResourceType(resourceType, param.expression) });
+      const atom = getParsedExpressionForResourceType(resourceType, param.expression);
+      params.push({ code, kind, param, atom, fastPath: compileFastPath(resourceType, atom.toString()) });
     }
     paramCache.set(resourceType, params);
   }
@@ -74,7 +79,16 @@ export function normalizeString(value: string): string {
 
 /** Extracts the index rows of one parameter from a resource, using Medplum's own value conversions. */
 export function extractIndexValues(resource: Resource, p: IndexedParam): IndexValues | undefined {
-  const typed = p.atom.eval({ variables: {} }, [toTypedValue(resource)]).map((v) => ({ type: v.type, value: v.value?.valueOf() }));
+  return convertValues(p, p.fastPath?.(resource) ?? evaluateFhirPath(resource, p));
+}
+
+/** The parameter's values by the FHIRPath engine (what the fast path must equal). */
+export function evaluateFhirPath(resource: Resource, p: IndexedParam): TypedValue[] {
+  return p.atom.eval({ variables: {} }, [toTypedValue(resource)]).map((v) => ({ type: v.type, value: v.value?.valueOf() }));
+}
+
+/** Index rows from a parameter's values, using Medplum's own value conversions. */
+export function convertValues(p: IndexedParam, typed: TypedValue[]): IndexValues | undefined {
   if (typed.length === 0) {
     return undefined;
   }

@@ -2,6 +2,8 @@ import type { SearchRequest, WithId } from '@medplum/core';
 import { formatSearchQuery, gone, notFound, OperationOutcomeError } from '@medplum/core';
 import type { Binary, Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { compositeOrder } from './composite-index';
+import type { SqlFragment } from './search-sql';
 import { pageOffset, pageSize } from './search-sql';
 import type { SqliteStore } from './sqlite-store';
 
@@ -13,7 +15,6 @@ export class ResourceReader {
   private readonly selectCurrent: StatementSync;
   private readonly selectVersion: StatementSync;
   private readonly selectHistory: StatementSync;
-  private readonly selectBinary: StatementSync;
   /** Search SQL differs only by filter shape, so a small cache skips most re-preparation. */
   private readonly statements = new Map<string, StatementSync>();
 
@@ -30,7 +31,6 @@ export class ResourceReader {
       'SELECT v.rid, v.version_id, v.last_updated, v.deleted, v.content FROM resource r JOIN resource_version v ON v.rid = r.rid ' +
         'WHERE r.type = ? AND r.id = ? ORDER BY v.seq DESC LIMIT ? OFFSET ?'
     );
-    this.selectBinary = db.prepare('SELECT bytes FROM binary_content WHERE rid = ? AND version_id = ?');
   }
 
   read<T extends Resource>(resourceType: string, id: string): WithId<T> {
@@ -68,15 +68,23 @@ export class ResourceReader {
     return { resourceType: 'Bundle', type: 'history', entry };
   }
 
-  /** Raw bytes of a Binary version, for `GET Binary/<id>` with a non-FHIR Accept header. */
-  binaryBytes(id: string): { contentType: string; bytes: Uint8Array } {
+  /**
+   * The current Binary (without `data`) and where its bytes are, for `GET Binary/<id>` with a
+   * non-FHIR Accept header: the route streams the file instead of base64 through the heap.
+   */
+  binaryContent(id: string): BinaryContent {
     const row = this.selectCurrent.get('Binary', id) as Row | undefined;
     if (!row || row.deleted) {
       throw new OperationOutcomeError(row ? gone : notFound);
     }
-    const binary = JSON.parse(row.content as string) as Binary;
-    const blob = this.selectBinary.get(row.rid, row.version_id) as { bytes: Uint8Array } | undefined;
-    return { contentType: binary.contentType ?? 'application/octet-stream', bytes: blob?.bytes ?? new Uint8Array() };
+    const binary = JSON.parse(row.content as string) as WithId<Binary>;
+    const size = this.store.binaries.sizeOf(id, row.version_id);
+    return {
+      binary,
+      contentType: binary.contentType ?? 'application/octet-stream',
+      path: size === undefined ? undefined : this.store.binaries.pathOf(id, row.version_id),
+      size: size ?? 0,
+    };
   }
 
   search<T extends Resource>(request: SearchRequest<T>): Bundle<WithId<T>> {
@@ -87,10 +95,8 @@ export class ResourceReader {
     const count = pageSize(request);
     const offset = pageOffset(request);
     const where = this.store.sql.where(request.resourceType, request.filters ?? [], 'r');
-    const order = this.store.sql.orderBy(request.resourceType, request.sortRules, 'r');
     // One extra row tells whether there is a next page without counting everything.
-    const rows = this.prepare(`SELECT r.rid, r.version_id, r.deleted, r.content FROM resource r WHERE ${where.sql} ORDER BY ${order.sql} LIMIT ? OFFSET ?`)
-      .all(...where.args, ...order.args, count + 1, offset) as unknown as Row[];
+    const rows = this.pageRows(request, where, count + 1, offset);
     const hasNext = rows.length > count;
     const entry = rows.slice(0, count).map((row) => {
       const resource = this.materialize<T>(request.resourceType, row);
@@ -102,6 +108,20 @@ export class ResourceReader {
       bundle.total = n;
     }
     return bundle;
+  }
+
+  private pageRows(request: SearchRequest, where: SqlFragment, limit: number, offset: number): Row[] {
+    const window = windowQuery(this.store, this.db, request, limit, offset);
+    if (window) {
+      const rows = this.prepare(window.sql).all(...window.args) as unknown as Row[];
+      // Enough matches among the newest (oldest) rows: they are the page. Otherwise the filters
+      // are rarer than they looked, and the general plan answers.
+      if (rows.length === limit) {
+        return rows;
+      }
+    }
+    const query = pageQuery(this.store, request, where, limit, offset);
+    return this.prepare(query.sql).all(...query.args) as unknown as Row[];
   }
 
   fullUrl(resourceType: string, id: string): string {
@@ -147,13 +167,21 @@ export class ResourceReader {
     if (resourceType === 'Binary') {
       // Where the raw bytes are served (Medplum puts a storage URL here; attachments point at it).
       (resource as Binary).url = this.fullUrl('Binary', resource.id);
-      const blob = this.selectBinary.get(row.rid, row.version_id) as { bytes: Uint8Array } | undefined;
-      if (blob) {
-        (resource as Binary).data = Buffer.from(blob.bytes).toString('base64');
+      const bytes = this.store.binaries.read(resource.id, row.version_id);
+      if (bytes) {
+        (resource as Binary).data = bytes.toString('base64');
       }
     }
     return resource;
   }
+}
+
+/** A Binary's metadata and its content file (none when the Binary has no data). */
+export interface BinaryContent {
+  readonly binary: WithId<Binary>;
+  readonly contentType: string;
+  readonly path?: string;
+  readonly size: number;
 }
 
 interface Row {
@@ -161,4 +189,68 @@ interface Row {
   version_id: string;
   deleted: number;
   content: string | null;
+}
+
+/**
+ * The SQL of one search page. A composite index that leads with one of the filters and has exactly
+ * the requested sort is walked in order, the other filters checked per row, so the walk stops after
+ * `limit` matches; otherwise the most selective filter drives and the matches are sorted. Both give
+ * the same rows in the same order (test/fhir/store/composite-index.test.ts).
+ */
+export function pageQuery(store: SqliteStore, request: SearchRequest, where: SqlFragment, limit: number, offset: number): SqlFragment {
+  const plan = store.composites.plan(request);
+  if (plan) {
+    const rest = store.sql.where(request.resourceType, plan.rest, 'r', false);
+    return {
+      sql:
+        'SELECT r.rid, r.version_id, r.deleted, r.content FROM ix_composite c CROSS JOIN resource r ON r.rid = c.rid ' +
+        `WHERE c.cid = ${plan.index.cid} AND c.a = ? AND c.b = ? AND ${rest.sql} ORDER BY ${compositeOrder(plan.index, 'c')} LIMIT ? OFFSET ?`,
+      args: [plan.a, plan.b, ...rest.args, limit, offset],
+    };
+  }
+  const order = store.sql.orderBy(request.resourceType, request.sortRules, 'r');
+  return {
+    sql: `SELECT r.rid, r.version_id, r.deleted, r.content FROM resource r WHERE ${where.sql} ORDER BY ${order.sql} LIMIT ? OFFSET ?`,
+    args: [...where.args, ...order.args, limit, offset],
+  };
+}
+
+/**
+ * `_sort=(-)_lastUpdated` with filters that match many resources (`Task?status=requested`): the
+ * general plan would fetch and sort every match to return the newest few. This walks the
+ * (type, last_updated) index instead, over at most `store.sortWindowRows` rows of the type, checking
+ * the filters per row. Those rows are a prefix of the requested order, so if they hold `limit`
+ * matches after `offset`, those are exactly the page; the caller falls back to the general plan if
+ * not, so a rarer filter than expected costs one bounded walk more, never a wrong page.
+ * Undefined when it does not apply: another sort, a deep page, a small type, or a driving filter
+ * that selects so few rows (fewer than a tenth of the window, counted in its index) that sorting
+ * them is cheaper.
+ */
+export function windowQuery(store: SqliteStore, db: DatabaseSync, request: SearchRequest, limit: number, offset: number): SqlFragment | undefined {
+  const rules = request.sortRules ?? [];
+  const windowRows = store.sortWindowRows;
+  const filters = request.filters ?? [];
+  if (rules.length !== 1 || rules[0].code !== '_lastUpdated' || filters.length === 0 || (offset + limit) * 4 > windowRows) {
+    return undefined;
+  }
+  const lookup = store.sql.driverLookup(request.resourceType, filters);
+  const few = Math.ceil(windowRows / 10);
+  if (!lookup || (db.prepare(`SELECT COUNT(*) AS n FROM (${lookup.sql} LIMIT ?)`).get(...lookup.args, few) as { n: number }).n < few) {
+    return undefined;
+  }
+  const desc = Boolean(rules[0].descending);
+  const bound = db
+    .prepare(`SELECT last_updated AS at FROM resource WHERE type = ? ORDER BY last_updated ${desc ? 'DESC' : 'ASC'} LIMIT 1 OFFSET ?`)
+    .get(request.resourceType, windowRows) as { at: string } | undefined;
+  if (!bound) {
+    return undefined;
+  }
+  const where = store.sql.where(request.resourceType, filters, 'r', false);
+  const order = store.sql.orderBy(request.resourceType, rules, 'r');
+  return {
+    sql:
+      'SELECT r.rid, r.version_id, r.deleted, r.content FROM resource r INDEXED BY resource_type_updated ' +
+      `WHERE ${where.sql} AND r.last_updated ${desc ? '>=' : '<='} ? ORDER BY ${order.sql} LIMIT ? OFFSET ?`,
+    args: [...where.args, bound.at, ...order.args, limit, offset],
+  };
 }

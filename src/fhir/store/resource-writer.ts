@@ -1,8 +1,11 @@
-import { OperationOutcomeError, badRequest, stringify } from '@medplum/core';
+import { OperationOutcomeError, badRequest, deepEquals, stringify } from '@medplum/core';
 import type { Binary, Resource } from '@medplum/fhirtypes';
 import type { StatementSync } from 'node:sqlite';
+import type { StagedFile } from './binary-files';
+import { claimedBinaryId, isPendingUpload } from './pending-uploads';
 import type { IndexValues } from './index-values';
-import { extractIndexValues, indexedParams } from './index-values';
+import type { ParamValues } from './bulk-prepare';
+import { indexValuesOf } from './bulk-prepare';
 import { patientCompartments } from './patient-compartment';
 import { assertReferencesResolve, findLocalReferences } from './reference-check';
 import type { CommittedChange, SqliteStore } from './sqlite-store';
@@ -26,7 +29,11 @@ export class ResourceWriter {
   private readonly insertResource: StatementSync;
   private readonly updateResource: StatementSync;
   private readonly insertVersion: StatementSync;
-  private readonly insertBinary: StatementSync;
+  private readonly insertPending: StatementSync;
+  private readonly deletePending: StatementSync;
+  private readonly selectPending: StatementSync;
+  private readonly selectVersionIds: StatementSync;
+  private readonly expungeVersions: StatementSync;
   private readonly insertChange: StatementSync;
   private readonly deleteIndex: StatementSync[];
   private readonly insertIndex: Record<IndexValues['kind'], StatementSync>;
@@ -43,7 +50,11 @@ export class ResourceWriter {
     this.insertVersion = db.prepare(
       'INSERT INTO resource_version (rid, version_id, last_updated, deleted, content) VALUES (?, ?, ?, ?, ?)'
     );
-    this.insertBinary = db.prepare('INSERT INTO binary_content (rid, version_id, bytes) VALUES (?, ?, ?)');
+    this.insertPending = db.prepare('INSERT OR IGNORE INTO binary_pending (id, since) VALUES (?, ?)');
+    this.deletePending = db.prepare('DELETE FROM binary_pending WHERE id = ?');
+    this.selectPending = db.prepare('SELECT 1 AS pending FROM binary_pending WHERE id = ?');
+    this.selectVersionIds = db.prepare('SELECT version_id AS versionId FROM resource_version WHERE rid = ? AND deleted = 0');
+    this.expungeVersions = db.prepare('UPDATE resource_version SET deleted = 1, content = NULL WHERE rid = ?');
     this.insertChange = db.prepare(
       'INSERT INTO change_log (type, id, version_id, interaction, at) VALUES (?, ?, ?, ?, ?) RETURNING seq'
     );
@@ -71,7 +82,7 @@ export class ResourceWriter {
    * Stores `resource` as the new current version. The caller has set id, meta.versionId and
    * meta.lastUpdated; this adds meta.compartment, runs the guards and writes every row.
    */
-  put<T extends Resource>(resource: WithId<T>, existing: StoredRow | undefined, previous: Resource | undefined): WithId<T> {
+  put<T extends Resource>(resource: WithId<T>, existing: StoredRow | undefined, previous: Resource | undefined, staged?: StagedFile): WithId<T> {
     // Guards (validation) first: everything after them may assume a well-formed resource.
     for (const guard of this.store.guards) {
       guard(resource, previous);
@@ -81,9 +92,26 @@ export class ResourceWriter {
       delete resource.meta.compartment;
     }
     this.checkReferences(resource);
+    return this.writeRows(resource, existing, undefined, undefined, staged);
+  }
+
+  /**
+   * The rows of a version whose guards, compartments and references are already settled (the bulk
+   * path checks those for a whole batch at once). `changes` collects the change-log entries for one
+   * notification per batch instead of one after-commit hook per resource.
+   */
+  writeRows<T extends Resource>(
+    resource: WithId<T>,
+    existing: StoredRow | undefined,
+    changes?: CommittedChange[],
+    prepared?: { readonly content: string; readonly index: readonly ParamValues[] },
+    staged?: StagedFile
+  ): WithId<T> {
     const { stored, bytes } = splitBinary(resource);
-    const content = stringify(stored);
+    // A Binary's prepared JSON (bulk path) still carries `data`; its bytes go to the file instead.
+    const content = prepared && !bytes ? prepared.content : stringify(stored);
     const { versionId, lastUpdated } = resource.meta as { versionId: string; lastUpdated: string };
+    this.keepContentFile(resource, versionId, staged, bytes);
     let rid: number;
     if (existing) {
       rid = existing.rid;
@@ -92,11 +120,10 @@ export class ResourceWriter {
       rid = Number(this.insertResource.run(resource.resourceType, resource.id, versionId, lastUpdated, content).lastInsertRowid);
     }
     this.insertVersion.run(rid, versionId, lastUpdated, 0, content);
-    if (bytes) {
-      this.insertBinary.run(rid, versionId, bytes);
-    }
-    this.reindex(rid, resource);
-    this.logChange(resource.resourceType, resource.id, versionId, existing && !existing.deleted ? 'update' : 'create');
+    this.trackPendingUpload(resource, existing, lastUpdated);
+    // A new row has no index rows to delete: six DELETEs saved per create.
+    this.reindex(rid, resource, existing !== undefined, prepared?.index);
+    this.logChange(resource.resourceType, resource.id, versionId, existing && !existing.deleted ? 'update' : 'create', changes);
     if (resource.resourceType === 'Binary') {
       // As Medplum answers a Binary write: no echo of the (possibly megabytes of) content, but the
       // URL it is served at, which MedplumClient.createAttachment links to.
@@ -107,12 +134,61 @@ export class ResourceWriter {
 
   /** Marks the resource deleted: a tombstone version, no index rows (so searches skip it). */
   remove(resourceType: string, id: string, existing: StoredRow, versionId: string, lastUpdated: string): void {
+    const purge = resourceType === 'Binary' && this.selectPending.get(id) !== undefined;
+    const purgedVersions = purge ? (this.selectVersionIds.all(existing.rid) as unknown as { versionId: string }[]) : [];
     this.updateResource.run(versionId, lastUpdated, 1, existing.content, existing.rid);
+    if (purge) {
+      this.expungeBinaryVersions(id, existing.rid, purgedVersions);
+    }
     this.insertVersion.run(existing.rid, versionId, lastUpdated, 1, null);
     for (const stmt of this.deleteIndex) {
       stmt.run(existing.rid);
     }
     this.logChange(resourceType, id, versionId, 'delete');
+  }
+
+  /**
+   * Deleting an upload that no Media ever claimed (a failed or abandoned intake) expunges it, as
+   * Medplum's `$expunge` would: every version becomes a deletion (vread answers 410, history keeps
+   * only that it existed) and its content files go once the deletion has committed. Photos of a
+   * submission that never became a case are PHI nobody needs. A crash before the files are removed
+   * leaves files no live version names, which the start-up sweep removes.
+   */
+  private expungeBinaryVersions(id: string, rid: number, versions: readonly { versionId: string }[]): void {
+    this.deletePending.run(id);
+    this.expungeVersions.run(rid);
+    const files = versions.map((v) => this.store.binaries.pathOf(id, v.versionId));
+    this.store.coordinator.afterCommit(() => files.forEach((path) => this.store.binaries.remove(path)));
+  }
+
+  /**
+   * A Binary version's bytes go to a content file, durable before this transaction commits: either
+   * staged by the caller off the event loop, or written here (bulk import, JSON in a batch path
+   * that did not stage). If the write is undone, so is the file.
+   */
+  private keepContentFile(resource: Resource, versionId: string, staged: StagedFile | undefined, bytes: Uint8Array | undefined): void {
+    if (resource.resourceType !== 'Binary' || (!staged && !bytes)) {
+      return;
+    }
+    const file = staged ?? this.store.binaries.stageSync((resource as WithId<Binary>).id, versionId, bytes as Uint8Array);
+    file.claimed = true;
+    this.store.coordinator.afterRollback(() => this.store.binaries.remove(file.path));
+  }
+
+  /**
+   * Intake originals are uploaded before the case transaction that references them; until a Media
+   * naming them commits they are pending, and the reaper (pending-uploads.ts) expunges those left
+   * behind by a crash. Both rows change in the same transaction as the resource.
+   */
+  private trackPendingUpload(resource: Resource, existing: StoredRow | undefined, lastUpdated: string): void {
+    if (resource.resourceType === 'Binary' && !existing && isPendingUpload(resource)) {
+      this.insertPending.run(resource.id as string, lastUpdated);
+      return;
+    }
+    const claimed = claimedBinaryId(resource);
+    if (claimed) {
+      this.deletePending.run(claimed);
+    }
   }
 
   /**
@@ -135,16 +211,14 @@ export class ResourceWriter {
     }
   }
 
-  private reindex(rid: number, resource: Resource): void {
-    for (const stmt of this.deleteIndex) {
-      stmt.run(rid);
-    }
-    for (const p of indexedParams(resource.resourceType)) {
-      const values = extractIndexValues(resource, p);
-      if (!values) {
-        continue;
+  private reindex(rid: number, resource: Resource, hadRows: boolean, prepared?: readonly ParamValues[]): void {
+    if (hadRows) {
+      for (const stmt of this.deleteIndex) {
+        stmt.run(rid);
       }
-      const pid = this.store.params.lookup(resource.resourceType, p.code) as number;
+    }
+    for (const { code, values } of prepared ?? indexValuesOf(resource)) {
+      const pid = this.store.params.lookup(resource.resourceType, code) as number;
       const stmt = this.insertIndex[values.kind];
       switch (values.kind) {
         case 'token':
@@ -169,18 +243,31 @@ export class ResourceWriter {
     }
   }
 
-  private logChange(resourceType: string, id: string, versionId: string, interaction: CommittedChange['interaction']): void {
+  private logChange(resourceType: string, id: string, versionId: string, interaction: CommittedChange['interaction'], batch?: CommittedChange[]): void {
     const { seq } = this.insertChange.get(resourceType, id, versionId, interaction, new Date().toISOString()) as { seq: number };
     const change: CommittedChange = { seq, resourceType, id, versionId, interaction };
+    if (batch) {
+      batch.push(change);
+      return;
+    }
     this.store.coordinator.afterCommit(() => this.store.notifyCommitted([change]));
   }
 }
 
+/** Server-managed meta (versionId, lastUpdated, compartment) aside, the same content: an update that writes nothing. */
+export function sameContent(stored: Resource, incoming: Resource): boolean {
+  const strip = (r: Resource): Resource => {
+    const { versionId: _v, lastUpdated: _l, compartment: _c, ...meta } = r.meta ?? {};
+    return { ...r, meta: Object.keys(meta).length ? meta : undefined } as Resource;
+  };
+  return deepEquals(strip(stored), strip(incoming));
+}
+
 /**
- * Binary content is kept as bytes in its own table rather than as base64 inside the JSON, so
- * photos cost their real size and JSON reads of other resources never touch them.
+ * Binary content is kept as bytes in a file of its own (binary-files.ts) rather than as base64
+ * inside the JSON, so photos cost their real size and JSON reads of other resources never touch them.
  */
-function splitBinary<T extends Resource>(resource: T): { stored: T; bytes?: Uint8Array } {
+export function splitBinary<T extends Resource>(resource: T): { stored: T; bytes?: Uint8Array } {
   if (resource.resourceType !== 'Binary') {
     return { stored: resource };
   }
@@ -188,7 +275,12 @@ function splitBinary<T extends Resource>(resource: T): { stored: T; bytes?: Uint
   if (data === undefined) {
     return { stored: resource };
   }
-  // One linear pass: Buffer.from would silently skip characters that are not base64.
+  // Buffer.from would silently skip characters that are not base64: checked, cheaply for the
+  // common case (a regex pass over a photo's megabytes costs more than decoding it).
+  const bytes = typeof data === 'string' ? decodePlainBase64(data) : undefined;
+  if (bytes) {
+    return { stored: rest as T, bytes };
+  }
   if (typeof data !== 'string' || !BASE64.test(data)) {
     throw new OperationOutcomeError(badRequest('Binary.data is not valid base64', 'Binary.data'));
   }
@@ -196,3 +288,18 @@ function splitBinary<T extends Resource>(resource: T): { stored: T; bytes?: Uint
 }
 
 const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
+
+/**
+ * Base64 without line breaks, decoded and checked in one go: 4 characters must give exactly 3 bytes
+ * (less the padding), so a character the decoder skipped shows in the length. The base64url
+ * characters, which the decoder would take, are refused first. Undefined: not this form (the caller
+ * falls back to the full pattern, which also allows line breaks).
+ */
+function decodePlainBase64(data: string): Buffer | undefined {
+  if (data.length % 4 !== 0 || data.includes('-') || data.includes('_')) {
+    return undefined;
+  }
+  const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+  const bytes = Buffer.from(data, 'base64');
+  return bytes.length === (data.length / 4) * 3 - padding ? bytes : undefined;
+}

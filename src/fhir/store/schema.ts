@@ -90,12 +90,30 @@ const MIGRATIONS: readonly string[] = [
   DROP INDEX ix_token_rid;
   DROP INDEX ix_string_rid;
   `,
+  // Composite search indexes (composite-index.ts): rows kept by a trigger that is created, with a
+  // back-fill, when an index is first declared; each gets its own partial index to walk.
+  `
+  CREATE TABLE composite_index (cid INTEGER PRIMARY KEY, spec TEXT NOT NULL UNIQUE);
+  CREATE TABLE ix_composite (
+    cid INTEGER NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL, k1, k2, k3, rid INTEGER NOT NULL,
+    PRIMARY KEY (cid, rid, a, b)
+  ) WITHOUT ROWID;
+  `,
+  // Binary content moved to files (binary-files.ts; the rows of binary_content are moved out at
+  // open, binary-migration.ts). Uploads waiting for the Media that claims them (pending-uploads.ts).
+  `
+  CREATE TABLE binary_pending (id TEXT PRIMARY KEY, since TEXT NOT NULL) WITHOUT ROWID;
+  CREATE INDEX binary_pending_since ON binary_pending (since);
+  `,
 ];
 
-/** Brings the database to the current schema version; each migration runs once, in a transaction. */
-export function migrate(db: DatabaseSync): void {
+/**
+ * Brings the database to the current schema version (or `target`, for tests of an older store);
+ * each migration runs once, in a transaction.
+ */
+export function migrate(db: DatabaseSync, target = MIGRATIONS.length): void {
   const row = db.prepare('PRAGMA user_version').get() as { user_version: number };
-  for (let v = row.user_version; v < MIGRATIONS.length; v++) {
+  for (let v = row.user_version; v < target; v++) {
     db.exec('BEGIN IMMEDIATE');
     try {
       db.exec(MIGRATIONS[v]);

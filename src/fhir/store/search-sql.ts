@@ -11,7 +11,7 @@ export interface SqlFragment {
   readonly args: SQLInputValue[];
 }
 
-const TABLE: Record<IndexKind, string> = {
+export const TABLE: Record<IndexKind, string> = {
   token: 'ix_token',
   string: 'ix_string',
   reference: 'ix_reference',
@@ -21,7 +21,22 @@ const TABLE: Record<IndexKind, string> = {
   uri: 'ix_uri',
 };
 
-const SORT_COLUMN: Record<IndexKind, string> = {
+/**
+ * The (rid, ...) index of each table: a probe names it, because without statistics SQLite has been
+ * seen to answer a correlated probe by scanning the (pid, ...) index, all rows of the parameter,
+ * once per candidate.
+ */
+const RID_INDEX: Record<IndexKind, string> = {
+  token: 'ix_token_sort',
+  string: 'ix_string_sort',
+  reference: 'ix_reference_rid',
+  date: 'ix_date_sort',
+  number: 'ix_number_sort',
+  quantity: 'ix_number_sort',
+  uri: 'ix_uri_rid',
+};
+
+export const SORT_COLUMN: Record<IndexKind, string> = {
   token: 's.value',
   string: 's.norm',
   reference: 's.ref',
@@ -56,11 +71,12 @@ export class SearchSqlBuilder {
    * one is a correlated EXISTS probe on its (rid, pid) index. Materializing each lookup instead
    * would read every Task with status=requested just to intersect it with one clinic's queue.
    */
-  where(resourceType: string, filters: readonly Filter[], alias: string): SqlFragment {
+  where(resourceType: string, filters: readonly Filter[], alias: string, drive = true): SqlFragment {
     const pieces = filters.map((filter) => this.filter(resourceType, filter, alias));
     // With a driving lookup, the unary `+` keeps SQLite from driving by the (type) index instead,
-    // which would visit every resource of the type.
-    const driver = pieces.filter((p) => p.drive !== undefined).sort((a, b) => a.rank - b.rank)[0];
+    // which would visit every resource of the type. Without one (`drive` false: the caller walks
+    // another index), every filter is a probe.
+    const driver = drive ? pieces.filter((p) => p.drive !== undefined).sort((a, b) => a.rank - b.rank)[0] : undefined;
     const parts: string[] = [driver ? `+${alias}.type = ?` : `${alias}.type = ?`, `${alias}.deleted = 0`];
     const args: SQLInputValue[] = [resourceType];
     for (const piece of pieces) {
@@ -69,6 +85,16 @@ export class SearchSqlBuilder {
       args.push(...frag.args);
     }
     return { sql: parts.join(' AND '), args };
+  }
+
+  /**
+   * The index lookup (`SELECT rid ...`) of the filter that would drive `where`, so a caller can
+   * count how many rows it selects; undefined when no plain filter could drive (only chains,
+   * `_id`, negations, `:missing`).
+   */
+  driverLookup(resourceType: string, filters: readonly Filter[]): SqlFragment | undefined {
+    const pieces = filters.map((filter) => this.filter(resourceType, filter, 'r'));
+    return pieces.filter((p) => p.drive !== undefined).sort((a, b) => a.rank - b.rank)[0]?.lookup;
   }
 
   /** ORDER BY terms; the rid tie-breaker keeps paging stable. */
@@ -88,9 +114,10 @@ export class SearchSqlBuilder {
       const { pid, kind } = this.param(resourceType, rule.code);
       const agg = rule.descending ? 'MAX' : 'MIN';
       const expr = `(SELECT ${agg}(${sortColumn(kind)}) FROM ${TABLE[kind]} s WHERE s.rid = ${alias}.rid AND s.pid = ?)`;
-      // Resources without a value sort last in either direction.
-      terms.push(`${expr} IS NULL, ${expr} ${dir}`);
-      args.push(pid, pid);
+      // Resources without a value sort last in either direction; one term, so the key is looked
+      // up once per row (`expr IS NULL, expr` would run the subquery twice).
+      terms.push(`${expr} ${dir} NULLS LAST`);
+      args.push(pid);
     }
     terms.push(`${alias}.rid ASC`);
     return { sql: terms.join(', '), args };
@@ -110,7 +137,9 @@ export class SearchSqlBuilder {
     const { pid, kind } = this.param(resourceType, code);
     const table = TABLE[kind];
     const probe = (cond: string, condArgs: SQLInputValue[], negated: boolean): SqlFragment => ({
-      sql: `${negated ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${table} x WHERE x.rid = ${alias}.rid AND x.pid = ?${cond ? ` AND (${cond})` : ''})`,
+      // `+(...)`: one seek on (rid, pid), then the few values of that resource are compared; left
+      // to itself SQLite seeks once per OR/IN value, which costs more for the usual 1-3 values.
+      sql: `${negated ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${table} x INDEXED BY ${RID_INDEX[kind]} WHERE x.rid = ${alias}.rid AND x.pid = ?${cond ? ` AND +(${cond})` : ''})`,
       args: [pid, ...condArgs],
     });
     if (filter.operator === Operator.MISSING || filter.operator === Operator.PRESENT) {
@@ -129,9 +158,11 @@ export class SearchSqlBuilder {
     if (negated) {
       return { probe: probe(cond, condArgs, true), rank: 9 };
     }
+    const lookup = { sql: `SELECT rid FROM ${table} WHERE pid = ? AND (${cond})`, args: [pid, ...condArgs] };
     return {
       probe: probe(cond, condArgs, false),
-      drive: { sql: `${alias}.rid IN (SELECT rid FROM ${table} WHERE pid = ? AND (${cond}))`, args: [pid, ...condArgs] },
+      drive: { sql: `${alias}.rid IN (${lookup.sql})`, args: lookup.args },
+      lookup,
       rank: selectivityRank(code, kind, filter),
     };
   }
@@ -214,6 +245,8 @@ export class SearchSqlBuilder {
 interface FilterPiece {
   readonly probe: SqlFragment;
   readonly drive?: SqlFragment;
+  /** The index lookup `drive` tests membership in, for a plain filter (not a chain). */
+  readonly lookup?: SqlFragment;
   /** Lower drives first: a guess at selectivity, since SQLite cannot estimate IN-subquery sizes. */
   readonly rank: number;
 }

@@ -3,7 +3,6 @@ import {
   applyPatch,
   badRequest,
   conflict,
-  deepEquals,
   fhirpathPatchTypedValue,
   normalizeOperationOutcome,
   notFound,
@@ -22,10 +21,14 @@ import type {
   UpdateResourceOptions,
 } from '@medplum/fhir-router';
 import { FhirRepository, getExtraEntries } from '@medplum/fhir-router';
-import type { Bundle, BundleEntry, Parameters, Reference, Resource } from '@medplum/fhirtypes';
+import type { Binary, Bundle, BundleEntry, Parameters, Reference, Resource } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
+import type { StagedFile } from './binary-files';
+import type { BulkOutcome, BulkWriteOptions } from './bulk-writer';
+import { BulkWriter } from './bulk-writer';
+import type { BinaryContent } from './resource-reader';
 import { ResourceReader } from './resource-reader';
-import { ResourceWriter } from './resource-writer';
+import { ResourceWriter, sameContent, splitBinary } from './resource-writer';
 import type { SqliteStore } from './sqlite-store';
 import { searchByReferenceVia } from '../search-by-reference';
 
@@ -43,6 +46,18 @@ let savepointCounter = 0;
 
 /** Results of `updateResource` that created the resource (PUT to a new id), so the route can answer 201. */
 export const createdByUpdate = new WeakSet<Resource>();
+
+/**
+ * Raw bytes of a Binary sent as its own Content-Type (`POST/PUT Binary` with image/jpeg): the
+ * route hands the Buffer over beside a Binary without `data`, so the bytes go to their content file
+ * as they arrived, never through base64 (FhirRouter passes the body object through unchanged).
+ */
+const rawBinaryBytes = new WeakMap<Resource, Buffer>();
+
+export function binaryWithRawBytes(binary: Binary, bytes: Buffer): Binary {
+  rawBinaryBytes.set(binary, bytes);
+  return binary;
+}
 
 /**
  * Medplum's `FhirRepository` on SQLite: the seam Medplum's own Postgres repository implements,
@@ -84,12 +99,13 @@ export class SqliteRepository extends FhirRepository {
 
   async createResource<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
     const next = this.newVersion({ ...resource, id: options?.assignedId && resource.id ? resource.id : this.generateId() });
-    return this.write(() => {
+    const staged = await this.stageBinary(resource, next);
+    return this.writeStaged(staged, () => {
       const existing = this.parts.writer.current(next.resourceType, next.id);
       if (existing && !existing.deleted) {
         throw new OperationOutcomeError(conflict(`${next.resourceType}/${next.id} already exists`));
       }
-      return this.parts.writer.put(next, existing, undefined);
+      return this.parts.writer.put(next, existing, undefined, staged);
     });
   }
 
@@ -98,17 +114,20 @@ export class SqliteRepository extends FhirRepository {
       throw new OperationOutcomeError(badRequest('Missing id', `${resource.resourceType}.id`));
     }
     const id = resource.id;
-    return this.write(() => {
+    const next = this.newVersion({ ...resource, id });
+    const staged = await this.stageBinary(resource, next);
+    return this.writeStaged(staged, () => {
       const existing = this.parts.writer.current(resource.resourceType, id);
       const previous = existing && !existing.deleted ? (JSON.parse(existing.content) as WithId<T>) : undefined;
       if (options?.ifMatch && (!previous || existing?.versionId !== options.ifMatch)) {
         throw new OperationOutcomeError(previous ? preconditionFailed : notFound);
       }
       // Re-sending what is already stored creates no version: sync and retries stay idempotent.
-      if (previous && sameContent(previous, resource)) {
+      // (A Binary's stored JSON has no `data`, so a Binary with content always makes a version.)
+      if (previous && !staged && sameContent(previous, resource)) {
         return previous;
       }
-      const stored = this.parts.writer.put(this.newVersion({ ...resource, id }), existing, previous);
+      const stored = this.parts.writer.put(next, existing, previous, staged);
       if (!previous) {
         createdByUpdate.add(stored);
       }
@@ -236,9 +255,49 @@ export class SqliteRepository extends FhirRepository {
     return `${this.parts.store.baseUrl}fhir/R4/`;
   }
 
-  /** Raw bytes and content type of a Binary, for non-FHIR `Accept` headers. */
-  readBinaryContent(id: string): { contentType: string; bytes: Uint8Array } {
-    return this.reader.binaryBytes(id);
+  /** A Binary and its content file, for non-FHIR `Accept` headers (the route streams the file). */
+  readBinaryContent(id: string): BinaryContent {
+    return this.reader.binaryContent(id);
+  }
+
+  /**
+   * The bulk write path (NDJSON import): upserts `resources` in one transaction of their own,
+   * each validated and reference-checked, a refused one skipped and reported (see BulkWriter).
+   */
+  bulkUpsert(resources: readonly Resource[], options?: BulkWriteOptions): Promise<BulkOutcome[]> {
+    if (this.inTransaction) {
+      throw new Error('bulkUpsert commits its own transaction; call it outside withTransaction');
+    }
+    return new BulkWriter(this.parts.store, this.parts.writer).upsert(resources, options);
+  }
+
+  /**
+   * A Binary's bytes are written to their content file and synced here, on the thread pool, before
+   * the synchronous write that records the version: the event loop never waits for the disk, and
+   * the COMMIT stays the one point that makes the version (and so its file) exist.
+   */
+  private async stageBinary(incoming: Resource, next: WithId<Resource>): Promise<StagedFile | undefined> {
+    if (incoming.resourceType !== 'Binary') {
+      return undefined;
+    }
+    const bytes = rawBinaryBytes.get(incoming) ?? splitBinary(next).bytes;
+    if (!bytes) {
+      return undefined;
+    }
+    delete (next as Binary).data;
+    return this.parts.store.binaries.stage(next.id, (next.meta as { versionId: string }).versionId, bytes);
+  }
+
+  /** `write`, and the staged file removed again if the write never took it (refused, conflict). */
+  private async writeStaged<T>(staged: StagedFile | undefined, op: () => T): Promise<T> {
+    try {
+      return await this.write(op);
+    } catch (err) {
+      if (staged && !staged.claimed) {
+        this.parts.store.binaries.remove(staged.path);
+      }
+      throw err;
+    }
   }
 
   /** Runs a synchronous write: directly inside a transaction, else group-committed. */
@@ -251,12 +310,4 @@ export class SqliteRepository extends FhirRepository {
     const { versionId: _v, lastUpdated: _l, compartment: _c, ...meta } = resource.meta ?? {};
     return { ...resource, meta: { ...meta, versionId: this.generateId(), lastUpdated: new Date().toISOString() } } as WithId<T>;
   }
-}
-
-function sameContent(stored: Resource, incoming: Resource): boolean {
-  const strip = (r: Resource): Resource => {
-    const { versionId: _v, lastUpdated: _l, compartment: _c, ...meta } = r.meta ?? {};
-    return { ...r, meta: Object.keys(meta).length ? meta : undefined } as Resource;
-  };
-  return deepEquals(strip(stored), strip(incoming));
 }

@@ -1,9 +1,17 @@
 import { getResourceTypes } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { loadBaseDefinitions } from '../definitions';
+import { BinaryFiles } from './binary-files';
+import { DurabilityBarrier } from './durability-barrier';
+import { markCleanClose, moveBinaryContentToFiles, sweepAfterCrash } from './binary-migration';
+import type { CheckpointSettings, CheckpointStats } from './checkpointer';
+import { Checkpointer, DEFAULT_CHECKPOINTS } from './checkpointer';
+import type { CompositeIndexSpec } from './composite-index';
+import { CompositeIndexes, DEFAULT_COMPOSITE_INDEXES } from './composite-index';
 import { migrate } from './schema';
 import { SearchParamRegistry } from './search-param-registry';
 import { SearchSqlBuilder } from './search-sql';
@@ -30,6 +38,17 @@ export interface StoreOptions {
   /** Public base URL with trailing slash; absolute references under it are stored relative. */
   readonly baseUrl: string;
   readonly guards?: readonly WriteGuard[];
+  /** Composite search indexes to keep (default: the review queue's); `[]` keeps none. */
+  readonly compositeIndexes?: readonly CompositeIndexSpec[];
+  /** Rows a `_sort=_lastUpdated` search walks before it sorts instead (resource-reader.ts); 0 never walks. */
+  readonly sortWindowRows?: number;
+  /**
+   * Directory of Binary content files (binary-files.ts). Default: `<db dir>/<db name>-binary`;
+   * a `:memory:` store gets a temporary one, removed on close.
+   */
+  readonly binaryDir?: string;
+  /** WAL checkpoint thread settings (checkpointer.ts); ignored for `:memory:`. */
+  readonly checkpoints?: Partial<Omit<CheckpointSettings, 'path'>>;
 }
 
 /**
@@ -43,8 +62,14 @@ export class SqliteStore {
   readonly coordinator: WriteCoordinator;
   readonly params: SearchParamRegistry;
   readonly sql: SearchSqlBuilder;
+  readonly composites: CompositeIndexes;
+  readonly sortWindowRows: number;
   readonly guards: WriteGuard[];
   readonly baseUrl: string;
+  readonly binaries: BinaryFiles;
+  private readonly temporaryBinaryDir: boolean;
+  private readonly checkpointer?: Checkpointer;
+  private readonly barrier?: DurabilityBarrier;
   private readonly changeListeners: ((changes: CommittedChange[]) => void)[] = [];
 
   constructor(options: StoreOptions) {
@@ -53,20 +78,34 @@ export class SqliteStore {
       mkdirSync(dirname(options.path), { recursive: true });
     }
     this.writer = new DatabaseSync(options.path);
-    // WAL + synchronous=FULL: COMMIT returns only after the WAL is fsynced, so an acknowledged
-    // write survives kill -9 and power loss (https://www.sqlite.org/wal.html).
-    this.writer.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 5000');
+    // WAL + synchronous=NORMAL: COMMIT hands the WAL frames to the OS without an fsync on the event
+    // loop; the durability barrier fdatasyncs the WAL on the thread pool before any write is
+    // acknowledged, so an acknowledged write survives kill -9 and power loss
+    // (durability-barrier.ts, https://www.sqlite.org/wal.html).
+    this.writer.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 5000');
     this.writer.exec('PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY');
-    // Checkpoints run inside COMMIT on the event loop; spacing them out lets index pages that
-    // change on every write be copied back once per checkpoint instead of once per few commits.
-    this.writer.exec('PRAGMA wal_autocheckpoint = 16384; PRAGMA journal_size_limit = 268435456');
+    // No checkpoint inside a request's COMMIT: a worker thread runs them (checkpointer.ts). The
+    // WAL is truncated back to 64 MiB whenever the writer restarts it.
+    this.writer.exec('PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864');
     migrate(this.writer);
+    this.temporaryBinaryDir = options.path === ':memory:' && !options.binaryDir;
+    this.binaries = new BinaryFiles(options.binaryDir ?? defaultBinaryDir(options.path));
+    moveBinaryContentToFiles(this.writer, this.binaries);
+    sweepAfterCrash(this.writer, this.binaries);
+    if (options.path !== ':memory:') {
+      this.checkpointer = new Checkpointer({ ...DEFAULT_CHECKPOINTS, ...options.checkpoints, path: options.path }, (fn) =>
+        this.coordinator.paused(fn)
+      );
+    }
     // An in-memory database is private to its connection, so a second one would see nothing.
     this.reader = options.path === ':memory:' ? this.writer : new DatabaseSync(options.path, { readOnly: true });
     this.reader.exec('PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536');
-    this.coordinator = new WriteCoordinator(this.writer);
+    this.barrier = options.path === ':memory:' ? undefined : new DurabilityBarrier(`${options.path}-wal`);
+    this.coordinator = new WriteCoordinator(this.writer, this.barrier);
     this.params = new SearchParamRegistry(this.writer, getResourceTypes());
     this.sql = new SearchSqlBuilder(this.params, options.baseUrl);
+    this.sortWindowRows = options.sortWindowRows ?? 2000;
+    this.composites = new CompositeIndexes(this.writer, this.params, options.compositeIndexes ?? DEFAULT_COMPOSITE_INDEXES);
     this.guards = [...(options.guards ?? [])];
     this.baseUrl = options.baseUrl;
   }
@@ -82,11 +121,27 @@ export class SqliteStore {
     }
   }
 
-  async close(): Promise<void> {
+  /** Closes the store; resolves with what the checkpoint thread did (tests bound the WAL with it). */
+  async close(): Promise<CheckpointStats | undefined> {
     await this.coordinator.drain();
+    await this.barrier?.close();
+    const stats = await this.checkpointer?.stop();
     if (this.reader !== this.writer) {
       this.reader.close();
     }
     this.writer.close();
+    if (this.temporaryBinaryDir) {
+      rmSync(this.binaries.dir, { recursive: true, force: true });
+    } else {
+      markCleanClose(this.binaries);
+    }
+    return stats;
   }
+}
+
+function defaultBinaryDir(path: string): string {
+  if (path === ':memory:') {
+    return mkdtempSync(join(tmpdir(), 'dermbridge-binary-'));
+  }
+  return join(dirname(path), `${basename(path).replace(/\.sqlite$/, '')}-binary`);
 }

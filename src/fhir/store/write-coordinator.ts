@@ -1,4 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite';
+import type { DurabilityBarrier } from './durability-barrier';
 
 interface PendingWrite {
   readonly op: () => unknown;
@@ -12,8 +13,8 @@ interface PendingWrite {
  * - `grouped(op)`: a synchronous single-resource write. Writes that arrive in the same turn of the
  *   event loop are committed together in one transaction (group commit: one fsync for many
  *   writes), each inside its own SAVEPOINT so one failing write does not undo the others. The
- *   promise settles only after COMMIT has returned, i.e. after the WAL is synced: a 2xx is never
- *   sent for a write that a crash could lose.
+ *   promise settles only after the WAL holding the COMMIT is synced (the durability barrier, off
+ *   the event loop): a 2xx is never sent for a write that a crash could lose.
  * - `exclusive(fn)`: a multi-step async transaction (transaction bundles, conditional writes);
  *   everything `fn` does commits or rolls back as one.
  */
@@ -22,10 +23,15 @@ export class WriteCoordinator {
   private pending: PendingWrite[] = [];
   private flushQueued = false;
   private afterCommitHooks: (() => void)[] = [];
+  private afterRollbackHooks: (() => void)[] = [];
   private beforeCommitChecks: (() => void)[] = [];
   private exclusiveDepth = 0;
 
-  constructor(private readonly db: DatabaseSync) {}
+  /** `barrier`: absent for an in-memory store, where COMMIT is all there is. */
+  constructor(
+    private readonly db: DatabaseSync,
+    private readonly barrier?: DurabilityBarrier
+  ) {}
 
   grouped<T>(op: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -40,7 +46,8 @@ export class WriteCoordinator {
   }
 
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.chain(async () => {
+    const committed = this.chain(async () => {
+      this.barrier?.assertWritable();
       this.db.exec('BEGIN IMMEDIATE');
       this.exclusiveDepth++;
       let result: T;
@@ -55,9 +62,25 @@ export class WriteCoordinator {
       } finally {
         this.exclusiveDepth--;
       }
-      this.commit();
+      try {
+        this.commit();
+      } catch (err) {
+        // A failed COMMIT (I/O error) leaves nothing committed: undo, content files included.
+        this.rollback();
+        throw err;
+      }
       return result;
     });
+    // Outside the chain: the next transaction commits while this one's WAL frames reach the disk.
+    return this.barrier ? committed.then(async (result) => (await this.barrier?.committed(), result)) : committed;
+  }
+
+  /**
+   * Runs `fn` between transactions, with every later write queued behind it: the checkpoint
+   * thread truncates an oversized WAL in such a pause (the event loop stays free meanwhile).
+   */
+  paused<T>(fn: () => Promise<T>): Promise<T> {
+    return this.chain(fn);
   }
 
   /** True inside `exclusive`: checks that need the whole transaction (references) wait for its end. */
@@ -75,14 +98,24 @@ export class WriteCoordinator {
     this.afterCommitHooks.push(hook);
   }
 
-  /** Position in the after-commit hooks, taken before a nested SAVEPOINT. */
-  hookMark(): number {
-    return this.afterCommitHooks.length;
+  /**
+   * Runs `hook` if the write that registers it is undone: the whole transaction rolls back, or
+   * the SAVEPOINT it was registered in (dropped if it commits). Content files written before the
+   * COMMIT that references them are removed this way.
+   */
+  afterRollback(hook: () => void): void {
+    this.afterRollbackHooks.push(hook);
   }
 
-  /** Drops hooks registered since `mark`, when the SAVEPOINT they belong to rolls back. */
-  truncateHooks(mark: number): void {
-    this.afterCommitHooks.length = mark;
+  /** Position in the hooks, taken before a nested SAVEPOINT. */
+  hookMark(): HookMark {
+    return { commit: this.afterCommitHooks.length, rollback: this.afterRollbackHooks.length };
+  }
+
+  /** The SAVEPOINT taken at `mark` rolled back: its commit hooks are dropped, its rollback hooks run. */
+  truncateHooks(mark: HookMark): void {
+    this.afterCommitHooks.length = mark.commit;
+    runAll(this.afterRollbackHooks.splice(mark.rollback));
   }
 
   /** Resolves once every write queued so far has settled. */
@@ -102,6 +135,7 @@ export class WriteCoordinator {
     this.pending = [];
     const results: { ok: boolean; value: unknown }[] = [];
     try {
+      this.barrier?.assertWritable();
       this.db.exec('BEGIN IMMEDIATE');
       for (const write of batch) {
         this.db.exec('SAVEPOINT grouped_write');
@@ -124,11 +158,21 @@ export class WriteCoordinator {
       }
       return;
     }
-    batch.forEach((write, i) => (results[i].ok ? write.resolve(results[i].value) : write.reject(results[i].value)));
+    const settle = (): void => batch.forEach((write, i) => (results[i].ok ? write.resolve(results[i].value) : write.reject(results[i].value)));
+    if (!this.barrier) {
+      settle();
+      return;
+    }
+    this.barrier.committed().then(settle, (err: unknown) => {
+      for (const write of batch) {
+        write.reject(err);
+      }
+    });
   }
 
   private commit(): void {
     this.db.exec('COMMIT');
+    this.afterRollbackHooks = [];
     const hooks = this.afterCommitHooks;
     this.afterCommitHooks = [];
     for (const hook of hooks) {
@@ -139,8 +183,30 @@ export class WriteCoordinator {
   private rollback(): void {
     this.afterCommitHooks = [];
     this.beforeCommitChecks = [];
-    if (this.db.isTransaction) {
-      this.db.exec('ROLLBACK');
+    const undo = this.afterRollbackHooks;
+    this.afterRollbackHooks = [];
+    try {
+      if (this.db.isTransaction) {
+        this.db.exec('ROLLBACK');
+      }
+    } finally {
+      runAll(undo);
+    }
+  }
+}
+
+export interface HookMark {
+  readonly commit: number;
+  readonly rollback: number;
+}
+
+/** Every hook runs even if one throws (a file that cannot be removed is left to the start-up sweep). */
+function runAll(hooks: readonly (() => void)[]): void {
+  for (const hook of hooks) {
+    try {
+      hook();
+    } catch {
+      // Nothing references the file; the next start-up sweep removes it.
     }
   }
 }

@@ -26,6 +26,8 @@ export interface ResourceValidatorOptions {
 }
 
 export interface ResourceValidator {
+  /** What it was built from: enough to build the same validator on another thread. */
+  readonly options: ResourceValidatorOptions;
   /** Throws an OperationOutcomeError (HTTP 400) listing every problem found; returns when the resource is valid. */
   validate(resource: Resource): void;
   /** Canonical URLs of the resource profiles enforced when a resource claims them in `meta.profile`. */
@@ -59,6 +61,7 @@ export function createResourceValidator(options: ResourceValidatorOptions): Reso
   }
 
   return {
+    options: { profilesDir: options.profilesDir, rejectUnknownProfiles: options.rejectUnknownProfiles },
     conformance,
     validate: (resource) => validate(resource, profiles, expander, options.rejectUnknownProfiles ?? false),
     knownProfiles: () => [...profiles.keys()],

@@ -9,7 +9,8 @@ import { problem } from '../../http/problem';
 import { generateSyncKeys, publicJwks, readSyncKeys, rotateSyncKeys, SyncKeysMissingError, syncKeysPath } from '../backend-services/sync-keys';
 import { importBulkManifest, runBulkExport } from '../bulk/bulk-export-client';
 import { exportNdjson } from '../bulk/ndjson-export';
-import { importNdjson } from '../bulk/ndjson-import';
+import { importNdjsonInto, type StoreImportTarget } from '../bulk/store-import';
+import type { AccessContext } from '../../auth/access-context';
 import { connectEhr, EhrSettingsError, parseEhrSettings, type EhrSettings } from '../ehr-settings';
 import { pullSync } from '../pull/pull-sync';
 import { pushResults } from '../push/push-results';
@@ -21,6 +22,11 @@ export interface AdminHandlerDeps {
   /** The case store, through the MedplumClient seam (connected on first use). */
   readonly store: () => Promise<MedplumClient>;
   readonly logError: (err: unknown) => void;
+  /**
+   * The embedded store, when this server is the case store: imports then take its bulk write
+   * path (one transaction per batch) instead of Bundles sent back to ourselves over HTTP.
+   */
+  readonly embedded?: Omit<StoreImportTarget, 'agent'>;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -45,6 +51,14 @@ export function adminHandlers(deps: AdminHandlerDeps) {
     };
   const ehrOf = (req: Request): EhrSettings => parseEhrSettings(((req.body as { ehr?: Record<string, unknown> })?.ehr ?? {}) as Record<string, unknown>);
   const flag = (req: Request, name: string): boolean => (req.body as Record<string, unknown>)?.[name] === true || req.query[name] === 'true';
+  // The embedded store's bulk path, audited as the admin client that asked; else the configured store.
+  const importTarget = async (req: Request, res: Response): Promise<MedplumClient | StoreImportTarget> => {
+    if (!deps.embedded) {
+      return deps.store();
+    }
+    const access = res.locals.access as AccessContext;
+    return { ...deps.embedded, agent: { agent: access.subject, clientId: access.clientId, tokenId: access.tokenId, sourceAddress: req.ip } };
+  };
   const sendSummary = (res: Response, body: object, failed: boolean): void => {
     res.status(failed ? 207 : 200).json(body);
   };
@@ -92,7 +106,8 @@ export function adminHandlers(deps: AdminHandlerDeps) {
       res.json(await readSyncStatus(await deps.store(), ehrName));
     }),
     bulkImport: guarded(async (req, res) => {
-      const summary = await importNdjson(await deps.store(), req, { dryRun: req.query.dryRun === 'true', source: 'request body' });
+      const options = { dryRun: req.query.dryRun === 'true', source: typeof req.query.source === 'string' && req.query.source ? req.query.source : 'request body' };
+      const summary = await importNdjsonInto(await importTarget(req, res), req, options);
       sendSummary(res, { summary }, hasFailed(summary));
     }),
     bulkExportFromEhr: guarded(async (req, res) => {
@@ -100,7 +115,7 @@ export function adminHandlers(deps: AdminHandlerDeps) {
       const { ehr, tokens } = await connectEhr(settings, deps.dataDir);
       const body = req.body as { types?: string[]; since?: string };
       const manifest = await runBulkExport({ ehr, tokens, types: body.types, since: body.since });
-      const summary = await importBulkManifest(await deps.store(), manifest, { tokens }, { dryRun: flag(req, 'dryRun') });
+      const summary = await importBulkManifest(await importTarget(req, res), manifest, { tokens }, { dryRun: flag(req, 'dryRun') });
       sendSummary(res, { transactionTime: manifest.transactionTime, summary }, hasFailed(summary));
     }),
     storeExport: guarded(async (req, res) => {

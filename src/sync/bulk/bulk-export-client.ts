@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import type { BackendServicesClient } from '../backend-services/token-client';
 import { EhrError, type EhrClient } from '../ehr-client';
 import { emptySummary, type SyncSummary } from '../sync-summary';
-import { importNdjson, type ImportOptions } from './ndjson-import';
+import type { ImportOptions } from './ndjson-import';
+import { importNdjsonInto, type StoreImportTarget } from './store-import';
 
 export interface BulkManifest {
   readonly transactionTime: string;
@@ -65,7 +66,7 @@ export async function runBulkExport(o: BulkExportOptions): Promise<BulkManifest>
 
 /** Downloads every output file of the manifest, streaming each into the store. */
 export async function importBulkManifest(
-  store: MedplumClient,
+  store: MedplumClient | StoreImportTarget,
   manifest: BulkManifest,
   o: Pick<BulkExportOptions, 'tokens' | 'fetch'>,
   importOptions: ImportOptions = {}
@@ -83,7 +84,7 @@ export async function importBulkManifest(
       summary.failures.push({ item: file.url, reason: `download failed: HTTP ${res.status}` });
       continue;
     }
-    await importNdjson(store, Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), { ...importOptions, source: file.url }, summary);
+    await importNdjsonInto(store, Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), { ...importOptions, source: file.url }, summary);
   }
   return summary;
 }

@@ -1,5 +1,6 @@
 /**
- * Streaming NDJSON import into the store: lines are read, parsed and sent as Bundles of
+ * Streaming NDJSON import: lines are read, parsed and written in batches, into the embedded store
+ * through its bulk write path (`store-import.ts`), or into any FHIR server as Bundles of
  * `batchSize` entries (`PUT Type/id` when the line has an id, so a re-import is idempotent;
  * `POST` otherwise), with at most `concurrency` batches in flight. Reading waits for a free
  * slot, so memory holds at most concurrency × batchSize resources whatever the input size.
@@ -22,13 +23,25 @@ export interface ImportOptions {
   readonly onProgress?: (lines: number, summary: SyncSummary) => void;
 }
 
-interface PendingLine {
+export interface PendingLine {
   readonly lineNumber: number;
   readonly resource: Resource;
 }
 
+/** Writes one batch of parsed lines and counts each line's outcome into the summary. */
+export type BatchSender = (lines: PendingLine[], summary: SyncSummary, source: string) => Promise<void>;
+
+/** Through any FHIR server's API (a real Medplum): Bundles of PUT/POST entries. */
 export async function importNdjson(store: MedplumClient, input: Readable, options: ImportOptions = {}, summary = emptySummary(options.dryRun)): Promise<SyncSummary> {
-  const batchSize = options.batchSize ?? 500;
+  return streamNdjson(input, options, summary, 500, (lines, sum, source) => sendBatch(store, lines, sum, source));
+}
+
+/**
+ * The streaming half shared by every target: reads lines, reports the ones that are not
+ * resources, and hands batches of `batchSize` to `send` with at most `concurrency` in flight.
+ */
+export async function streamNdjson(input: Readable, options: ImportOptions, summary: SyncSummary, defaultBatchSize: number, send: BatchSender): Promise<SyncSummary> {
+  const batchSize = options.batchSize ?? defaultBatchSize;
   const concurrency = options.concurrency ?? 2;
   const source = options.source ?? 'input';
   const inFlight = new Set<Promise<void>>();
@@ -40,7 +53,7 @@ export async function importNdjson(store: MedplumClient, input: Readable, option
     if (lines.length === 0) {
       return;
     }
-    const sending = sendBatch(store, lines, summary, source, options.dryRun ?? false).finally(() => inFlight.delete(sending));
+    const sending = (options.dryRun ? dryRunBatch(lines, summary) : send(lines, summary, source)).finally(() => inFlight.delete(sending));
     inFlight.add(sending);
     while (inFlight.size >= concurrency) {
       await Promise.race(inFlight);
@@ -82,11 +95,11 @@ function parseLine(line: string): Resource | string {
   return value as Resource;
 }
 
-async function sendBatch(store: MedplumClient, lines: PendingLine[], summary: SyncSummary, source: string, dryRun: boolean): Promise<void> {
-  if (dryRun) {
-    summary.created += lines.length; // parsed and would be sent; the store is not asked
-    return;
-  }
+async function dryRunBatch(lines: PendingLine[], summary: SyncSummary): Promise<void> {
+  summary.created += lines.length; // parsed and would be sent; the store is not asked
+}
+
+async function sendBatch(store: MedplumClient, lines: PendingLine[], summary: SyncSummary, source: string): Promise<void> {
   const sentAt = Date.now();
   const entry = lines.map(({ resource }) => toEntry(resource));
   let response: Bundle;
@@ -119,10 +132,14 @@ async function sendBatch(store: MedplumClient, lines: PendingLine[], summary: Sy
   });
 }
 
-function toEntry(resource: Resource): BundleEntry {
-  // Server-owned meta (versionId, lastUpdated, source) is the exporter's, not ours; profiles and tags are content.
+/** The resource as this store keeps it: server-owned meta (versionId, lastUpdated, source) is the exporter's, not ours; profiles and tags are content. */
+export function importedContent(resource: Resource): Resource {
   const { meta, ...rest } = resource;
-  const content = meta?.profile || meta?.tag ? { ...rest, meta: { profile: meta.profile, tag: meta.tag } } : rest;
+  return (meta?.profile || meta?.tag ? { ...rest, meta: { profile: meta.profile, tag: meta.tag } } : rest) as Resource;
+}
+
+function toEntry(resource: Resource): BundleEntry {
+  const content = importedContent(resource);
   return resource.id
     ? { resource: content, request: { method: 'PUT', url: `${resource.resourceType}/${resource.id}` } }
     : { resource: content, request: { method: 'POST', url: resource.resourceType } };
