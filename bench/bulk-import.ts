@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   const threads = availableParallelism();
   for (let run = 1; run <= runs; run++) {
     if (!values['skip-raw']) {
-      const rate = rawInsert(lines, join(work, `raw-${run}`), batchSize);
+      const rate = await rawInsert(lines, join(work, `raw-${run}`), batchSize);
       raw.push(rate);
       console.log(`run ${run}: raw insert                    ${fmt(rate)} resources/s`);
     }
@@ -198,7 +198,7 @@ async function bundleImport(file: string, count: number, dir: string): Promise<n
 }
 
 /** Straight INSERTs of precomputed rows: the store's ceiling on this disk. */
-function rawInsert(lines: readonly string[], dir: string, batchSize: number): number {
+async function rawInsert(lines: readonly string[], dir: string, batchSize: number): Promise<number> {
   const store = new SqliteStore({ path: join(dir, 'dermbridge.sqlite'), baseUrl: 'http://localhost/' });
   const lastUpdated = new Date().toISOString();
   const rows: RawRow[] = lines.map((line, n) => {
@@ -242,10 +242,8 @@ function rawInsert(lines: readonly string[], dir: string, batchSize: number): nu
     db.exec('COMMIT');
   }
   const seconds = (performance.now() - started) / 1000;
-  db.close();
-  if (store.reader !== store.writer) {
-    store.reader.close();
-  }
+  // close(), not the connections alone: the store's checkpoint thread would keep the process alive.
+  await store.close();
   return rows.length / seconds;
 }
 

@@ -137,6 +137,10 @@ export class PreparePool {
     if (this.jobs.size > 0) {
       return;
     }
+    // Idle workers must not keep a CLI or benchmark process alive once its import is done.
+    for (const worker of this.workers) {
+      worker.unref();
+    }
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
       const workers = this.workers.splice(0);
@@ -151,6 +155,7 @@ export class PreparePool {
   private send(resources: readonly Resource[]): Promise<Prepared[]> {
     const id = this.nextJob++;
     const worker = this.workers[this.nextWorker++ % this.workers.length];
+    worker.ref();
     return new Promise<Prepared[]>((resolve, reject) => {
       this.jobs.set(id, { resolve, reject });
       worker.postMessage({ id, json: JSON.stringify(resources) });
