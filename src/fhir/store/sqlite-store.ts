@@ -111,8 +111,15 @@ export class SqliteStore {
   }
 
   /** Registers a listener for changes after they commit (subscriptions, caches). */
-  onCommitted(listener: (changes: CommittedChange[]) => void): void {
+  /** Returns the unsubscribe: a listener that outlives its reader keeps every change it was given. */
+  onCommitted(listener: (changes: CommittedChange[]) => void): () => void {
     this.changeListeners.push(listener);
+    return () => {
+      const i = this.changeListeners.indexOf(listener);
+      if (i >= 0) {
+        this.changeListeners.splice(i, 1);
+      }
+    };
   }
 
   notifyCommitted(changes: CommittedChange[]): void {
