@@ -3,7 +3,7 @@
  * its own process so that one's heap, threads and page cache do not colour the next.
  *
  *   npm run bench                      # http, intake, import, triage (~20 min on 2 cores)
- *   npm run bench -- --quick           # the same harnesses on small inputs (~4 min): checks they run
+ *   npm run bench -- --quick           # the same harnesses on small inputs (~1.5 min): checks they run
  *   npm run bench -- --only intake,import
  *   npm run bench -- --with-scale      # adds the 1M-resource store (seeding it takes ~25 min once)
  *
