@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { seededRandom } from '../test/support/seeded-random';
 
 /**
  * Phone-like 12 MP JPEGs for the intake benchmark: what a patient's phone uploads, not a synthetic
@@ -21,7 +22,7 @@ export const PHONE_HEIGHT = 3024;
 export async function phonePhoto(seed: number, orientation: 1 | 6 = 1): Promise<PhonePhoto> {
   const width = PHONE_WIDTH;
   const height = PHONE_HEIGHT;
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   const scene = await sharp(Buffer.from(sceneSvg(width, height, rand))).removeAlpha().raw().toBuffer();
   const pores = await poreTexture(width, height, rand);
   addTextureAndGrain(scene, pores, rand);
@@ -90,15 +91,4 @@ function addTextureAndGrain(rgb: Buffer, pores: Buffer, rand: () => number): voi
 
 function clamp(v: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

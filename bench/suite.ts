@@ -2,10 +2,10 @@
  * The whole benchmark suite (#8): every benchmark the issues ask for, one after the other, each in
  * its own process so that one's heap, threads and page cache do not colour the next.
  *
- *   npm run bench                      # http, intake, import, triage (~20 min on 2 cores)
+ *   npm run bench                      # http, intake, import, triage (~12 min on 2 cores)
  *   npm run bench -- --quick           # the same harnesses on small inputs (~1.5 min): checks they run
  *   npm run bench -- --only intake,import
- *   npm run bench -- --with-scale      # adds the 1M-resource store (seeding it takes ~25 min once)
+ *   npm run bench -- --with-scale      # adds the 1M-resource store (seeding it the first time: 4–8 min)
  *
  * Each benchmark prints its own tables (bench/README.md explains them); this prints which ran,
  * how long each took and whether it exited cleanly, and exits non-zero if any did not.

@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Observation, Patient, Task } from '@medplum/fhirtypes';
+import { seededRandom } from '../../test/support/seeded-random';
+
+/** Deterministic pseudo-random numbers, so every run seeds the same store. */
+export const rng = seededRandom;
 
 /**
  * The resources every benchmark sends, shared by the HTTP workloads and the in-process baseline so
@@ -33,18 +37,6 @@ export function patient(identifierValue: string): Patient {
 /** The identifier of the i-th seeded Patient (what read / identifier search look for). */
 export function seededMrn(i: number): string {
   return `seed-${i}`;
-}
-
-/** Deterministic pseudo-random numbers (mulberry32), so every run seeds the same store. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The i-th queue Task: queue, status, priority and due date drawn independently. */

@@ -4,21 +4,11 @@
  * that Patient (and the requester Practitioner), as an EHR's export concatenated into one file.
  * Drawn from a seeded PRNG, so every run imports the same bytes.
  */
+import { seededRandom } from '../../test/support/seeded-random';
 import type { Condition, MedicationStatement, Observation, Patient, Practitioner, Resource, ServiceRequest } from '@medplum/fhirtypes';
 
 export const BENCH_MRN = 'urn:dermbridge:bench:bulk-mrn';
 
-/** mulberry32: small, fast, good enough to spread values, and the same sequence for the same seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CONDITIONS = [
   ['24079001', 'Atopic dermatitis'],

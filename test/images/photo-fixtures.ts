@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import zlib from 'node:zlib';
+import { seededRandom } from '../support/seeded-random';
 
 /**
  * Generated test photos: a skin-toned field with moles, hairs, a ruler with tick marks and fine
@@ -32,7 +33,7 @@ export async function skinPhoto(options: SkinPhotoOptions = {}): Promise<Buffer>
 }
 
 async function skinRaw(width: number, height: number, seed: number): Promise<Buffer> {
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   const shapes: string[] = [];
   const u = Math.min(width, height) / 100;
   for (let i = 0; i < 6; i++) {
@@ -57,16 +58,6 @@ async function skinRaw(width: number, height: number, seed: number): Promise<Buf
   return base;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A JPEG carrying camera make, a description and GPS coordinates in EXIF (as phones write them). */
 export async function jpegWithGps(options: SkinPhotoOptions = {}): Promise<Buffer> {

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { Patient } from '@medplum/fhirtypes';
 import { importBulkManifest, runBulkExport } from '../../src/sync/bulk/bulk-export-client';
 import { exportNdjson } from '../../src/sync/bulk/ndjson-export';
 import { importNdjson } from '../../src/sync/bulk/ndjson-import';
+import { retainedHeapSampler } from '../support/retained-heap';
 import { EHR_MRN, seedEhrCases, startSyncFixture, type SyncFixture } from './support/sync-fixture';
 
 function patientLine(i: number, prefix = 'bulk'): string {
@@ -93,30 +92,16 @@ describe('bulk NDJSON import and export', () => {
   it('imports 20,000 resources as Bundles over HTTP in bounded memory', async function () {
     this.timeout(600_000);
     const total = Number(process.env.SYNC_BULK_TEST_COUNT ?? 20_000);
-    // Retained heap after a full GC, at every tenth of the input: a leak or a buffered input grows
-    // it in step with the lines read; streaming keeps it flat. (Peak heapUsed only shows when V8
-    // chose to collect, with both servers of the test in this process.)
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    gc();
-    const baseline = process.memoryUsage().heapUsed;
-    const retained: number[] = [];
-    let nextSample = total / 10;
+    const heap = retainedHeapSampler(total);
     const started = Date.now();
     const summary = await importNdjson(f.store, ndjson(patientLines(total, 'big')), {
       batchSize: 500,
       concurrency: 2,
-      onProgress: (lines) => {
-        if (lines >= nextSample) {
-          nextSample += total / 10;
-          gc();
-          retained.push(process.memoryUsage().heapUsed - baseline);
-        }
-      },
+      onProgress: heap.onProgress,
     });
     assert.deepEqual([summary.created, summary.failed], [total, 0], JSON.stringify(summary).slice(0, 500));
     const seconds = (Date.now() - started) / 1000;
-    const mb = retained.map((b) => Math.round(b / 1024 / 1024));
+    const mb = heap.mb();
     console.log(`      ${total} imported in ${seconds.toFixed(1)} s (${Math.round(total / seconds)} resources/s); retained heap growth per tenth (MB): ${mb.join(' ')}`);
     assert.ok(Math.max(...mb) < 48, `retained heap grew ${Math.max(...mb)} MB`);
     assert.ok(mb[mb.length - 1] - mb[0] < 16, 'retained heap grew with the input');

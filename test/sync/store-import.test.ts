@@ -5,12 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { AuditEvent, Observation, Patient } from '@medplum/fhirtypes';
 import type { CommittedChange } from '../../src/fhir/store/sqlite-store';
 import { importNdjsonIntoStore, type StoreImportTarget } from '../../src/sync/bulk/store-import';
 import { mixedNdjsonLines, RESOURCES_PER_PATIENT } from '../../bench/workloads/mixed-ndjson';
+import { retainedHeapSampler } from '../support/retained-heap';
 import { startTestServer, type TestServer } from '../support/test-server';
 
 const AGENT = { agent: 'ClientApplication/importer', clientId: 'importer', tokenId: 'tok-1' };
@@ -133,28 +132,15 @@ describe('bulk import through the store (one transaction per batch)', () => {
   it('holds memory flat while it streams 100,000 resources (worker threads included)', async function () {
     this.timeout(300_000);
     const total = Number(process.env.STORE_IMPORT_TEST_COUNT ?? 100_000);
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    gc();
-    const baseline = process.memoryUsage().heapUsed;
-    const retained: number[] = [];
-    let nextSample = total / 10;
+    const heap = retainedHeapSampler(total);
     const summary = await importNdjsonIntoStore(target, Readable.from((function* () {
       for (const line of mixedNdjsonLines(total, 3, 'mem')) {
         yield line + '\n';
       }
-    })()), {
-      onProgress: (lines) => {
-        if (lines >= nextSample) {
-          nextSample += total / 10;
-          gc();
-          retained.push(process.memoryUsage().heapUsed - baseline);
-        }
-      },
-    });
+    })()), { onProgress: heap.onProgress });
     assert.equal(summary.failed, 0, JSON.stringify(summary.failures.slice(0, 3)));
     assert.equal(summary.created, total);
-    const mb = retained.map((b) => Math.round(b / 1024 / 1024));
+    const mb = heap.mb();
     assert.ok(Math.max(...mb) < 64, `retained heap grew ${Math.max(...mb)} MB`);
     // From the second tenth on: the first fills lazy caches (validators, prepared statements, workers).
     console.log(`      retained heap growth per tenth (MB): ${mb.join(' ')}`);
