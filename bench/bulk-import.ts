@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config/load-config';
-import type { IndexValues } from '../src/fhir/store/index-values';
+import { INDEX_INSERT_SQL, indexRowColumns } from '../src/fhir/store/index-rows';
 import { extractIndexValues, indexedParams } from '../src/fhir/store/index-values';
 import { patientCompartments } from '../src/fhir/store/patient-compartment';
 import { setBulkPrepareWorkers } from '../src/fhir/store/bulk-prepare';
@@ -213,7 +213,7 @@ async function rawInsert(lines: readonly string[], dir: string, batchSize: numbe
       const v = extractIndexValues(resource, p);
       const pid = store.params.lookup(resource.resourceType, p.code) as number;
       if (v) {
-        index.push(...indexArgs(v).map((args) => ({ kind: v.kind, pid, args })));
+        index.push(...indexRowColumns(v).map((args) => ({ kind: v.kind, pid, args })));
       }
     }
     return { type: resource.resourceType, id: resource.id, versionId: resource.meta.versionId as string, lastUpdated, content: JSON.stringify(resource), index };
@@ -221,14 +221,7 @@ async function rawInsert(lines: readonly string[], dir: string, batchSize: numbe
   const db = store.writer;
   const insertResource = db.prepare('INSERT INTO resource (type, id, version_id, last_updated, deleted, content) VALUES (?, ?, ?, ?, 0, ?)');
   const insertVersion = db.prepare('INSERT INTO resource_version (rid, version_id, last_updated, deleted, content) VALUES (?, ?, ?, 0, ?)');
-  const insertIndex: Record<string, ReturnType<typeof db.prepare>> = {
-    token: db.prepare('INSERT INTO ix_token (pid, value, system, rid) VALUES (?, ?, ?, ?)'),
-    string: db.prepare('INSERT INTO ix_string (pid, norm, raw, rid) VALUES (?, ?, ?, ?)'),
-    reference: db.prepare('INSERT INTO ix_reference (pid, ref, ref_id, rid) VALUES (?, ?, ?, ?)'),
-    date: db.prepare('INSERT INTO ix_date (pid, lo, hi, rid) VALUES (?, ?, ?, ?)'),
-    number: db.prepare('INSERT INTO ix_number (pid, lo, hi, system, unit, rid) VALUES (?, ?, ?, ?, ?, ?)'),
-    uri: db.prepare('INSERT INTO ix_uri (pid, value, rid) VALUES (?, ?, ?)'),
-  };
+  const insertIndex = Object.fromEntries(Object.entries(INDEX_INSERT_SQL).map(([kind, sql]) => [kind, db.prepare(sql)]));
   const started = performance.now();
   for (let from = 0; from < rows.length; from += batchSize) {
     db.exec('BEGIN IMMEDIATE');
@@ -245,24 +238,6 @@ async function rawInsert(lines: readonly string[], dir: string, batchSize: numbe
   // close(), not the connections alone: the store's checkpoint thread would keep the process alive.
   await store.close();
   return rows.length / seconds;
-}
-
-/** Column values of each index row, in the order of the store's INSERTs (resource-writer.ts). */
-function indexArgs(v: IndexValues): (string | number | null)[][] {
-  switch (v.kind) {
-    case 'token':
-      return v.rows.map((r) => [r.value, r.system]);
-    case 'string':
-      return v.rows.map((r) => [r.norm, r.raw]);
-    case 'reference':
-      return v.rows.map((r) => [r.ref, r.refId]);
-    case 'date':
-      return v.rows.map((r) => [r.lo, r.hi]);
-    case 'number':
-      return v.rows.map((r) => [r.lo, r.hi, r.system, r.unit]);
-    case 'uri':
-      return v.rows.map((r) => [r.value]);
-  }
 }
 
 main().catch((err: unknown) => {

@@ -4,6 +4,7 @@ import type { StatementSync } from 'node:sqlite';
 import type { StagedFile } from './binary-files';
 import { claimedBinaryId, isPendingUpload } from './pending-uploads';
 import type { IndexValues } from './index-values';
+import { INDEX_INSERT_SQL, indexRowColumns } from './index-rows';
 import type { ParamValues } from './bulk-prepare';
 import { indexValuesOf } from './bulk-prepare';
 import { patientCompartments } from './patient-compartment';
@@ -61,14 +62,9 @@ export class ResourceWriter {
     this.deleteIndex = ['ix_token', 'ix_string', 'ix_reference', 'ix_date', 'ix_number', 'ix_uri'].map((t) =>
       db.prepare(`DELETE FROM ${t} WHERE rid = ?`)
     );
-    this.insertIndex = {
-      token: db.prepare('INSERT INTO ix_token (pid, value, system, rid) VALUES (?, ?, ?, ?)'),
-      string: db.prepare('INSERT INTO ix_string (pid, norm, raw, rid) VALUES (?, ?, ?, ?)'),
-      reference: db.prepare('INSERT INTO ix_reference (pid, ref, ref_id, rid) VALUES (?, ?, ?, ?)'),
-      date: db.prepare('INSERT INTO ix_date (pid, lo, hi, rid) VALUES (?, ?, ?, ?)'),
-      number: db.prepare('INSERT INTO ix_number (pid, lo, hi, system, unit, rid) VALUES (?, ?, ?, ?, ?, ?)'),
-      uri: db.prepare('INSERT INTO ix_uri (pid, value, rid) VALUES (?, ?, ?)'),
-    };
+    this.insertIndex = Object.fromEntries(
+      Object.entries(INDEX_INSERT_SQL).map(([kind, sql]) => [kind, db.prepare(sql)])
+    ) as Record<IndexValues['kind'], StatementSync>;
   }
 
   current(resourceType: string, id: string): StoredRow | undefined {
@@ -220,25 +216,8 @@ export class ResourceWriter {
     for (const { code, values } of prepared ?? indexValuesOf(resource)) {
       const pid = this.store.params.lookup(resource.resourceType, code) as number;
       const stmt = this.insertIndex[values.kind];
-      switch (values.kind) {
-        case 'token':
-          values.rows.forEach((r) => stmt.run(pid, r.value, r.system, rid));
-          break;
-        case 'string':
-          values.rows.forEach((r) => stmt.run(pid, r.norm, r.raw, rid));
-          break;
-        case 'reference':
-          values.rows.forEach((r) => stmt.run(pid, r.ref, r.refId, rid));
-          break;
-        case 'date':
-          values.rows.forEach((r) => stmt.run(pid, r.lo, r.hi, rid));
-          break;
-        case 'number':
-          values.rows.forEach((r) => stmt.run(pid, r.lo, r.hi, r.system, r.unit, rid));
-          break;
-        case 'uri':
-          values.rows.forEach((r) => stmt.run(pid, r.value, rid));
-          break;
+      for (const columns of indexRowColumns(values)) {
+        stmt.run(pid, ...columns, rid);
       }
     }
   }
