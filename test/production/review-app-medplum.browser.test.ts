@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Patient } from '@medplum/fhirtypes';
 import { decodeJwt } from 'jose';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
-import { launchChromium, SCREENSHOT_DIR, startCrossSiteParent, watchErrors, type CrossSiteParent } from '../smart/browser-support';
+import { launchChromium, SCREENSHOT_DIR, startCrossSiteParent, watchErrors, type CrossSiteParent, screenshotIfFailed } from '../smart/browser-support';
 import { MEDPLUM_EXCHANGE_CLIENT_ID, startMedplumReviewStack, type MedplumReviewStack } from './medplum-review-stack';
 
 /** The little of the DOM the photo check touches (this project compiles without the DOM lib). */
@@ -49,10 +49,7 @@ describe('SMART review app in production (createMedplumFrontedApp; "Epic" on loc
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed') {
-      const name = (this.currentTest.title.slice(0, 40).replace(/[^a-z0-9]+/gi, '-') || 'test').toLowerCase();
-      await page.screenshot({ path: join(SCREENSHOT_DIR, `failed-medplum-${name}.png`), fullPage: true }).catch(() => undefined);
-    }
+    await screenshotIfFailed(this.currentTest, page, 'failed-medplum-');
     await context.close();
   });
 

@@ -71,3 +71,12 @@ export function watchErrors(page: Page): string[] {
   });
   return errors;
 }
+
+/** What the browser showed when a test failed, for the CI log's reader (`prefix` names the suite). */
+export async function screenshotIfFailed(test: Mocha.Test | undefined, page: Page, prefix: string): Promise<void> {
+  if (test?.state !== 'failed') {
+    return;
+  }
+  const name = (test.title.slice(0, 40).replace(/[^a-z0-9]+/gi, '-') || 'test').toLowerCase();
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${prefix}${name}.png`), fullPage: true }).catch(() => undefined);
+}

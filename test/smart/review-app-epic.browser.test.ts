@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Patient, Practitioner } from '@medplum/fhirtypes';
 import { decodeJwt } from 'jose';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
-import { launchChromium, SCREENSHOT_DIR, watchErrors } from './browser-support';
+import { launchChromium, SCREENSHOT_DIR, watchErrors, screenshotIfFailed } from './browser-support';
 import { startEpicAndDermbridge, type EpicAndDermbridge } from './second-ehr';
 
 /** The little of the DOM the photo check touches (this project compiles without the DOM lib). */
@@ -51,10 +51,7 @@ describe('SMART review app launched by another EHR ("Epic" on localhost, dermbri
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed') {
-      const name = (this.currentTest.title.slice(0, 40).replace(/[^a-z0-9]+/gi, '-') || 'test').toLowerCase();
-      await page.screenshot({ path: join(SCREENSHOT_DIR, `failed-epic-${name}.png`), fullPage: true }).catch(() => undefined);
-    }
+    await screenshotIfFailed(this.currentTest, page, 'failed-epic-');
     await context.close();
   });
 

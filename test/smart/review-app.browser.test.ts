@@ -5,7 +5,7 @@ import type { Communication, DiagnosticReport, Patient, Practitioner, Questionna
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DEMO_IDENTIFIER_SYSTEM } from '../../src/demo/seed-demo-data';
 import type { TestServer } from '../support/test-server';
-import { launchChromium, SCREENSHOT_DIR, startCrossSiteParent, startEhrServer, watchErrors, type CrossSiteParent } from './browser-support';
+import { launchChromium, SCREENSHOT_DIR, startCrossSiteParent, startEhrServer, watchErrors, type CrossSiteParent, screenshotIfFailed } from './browser-support';
 
 const DESKTOP = { width: 1440, height: 900 };
 
@@ -42,11 +42,7 @@ describe('SMART review app (headless Chromium, the server playing the EHR)', fun
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed') {
-      // What the browser showed, for the CI log's reader.
-      const name = (this.currentTest.title.slice(0, 40).replace(/[^a-z0-9]+/gi, '-') || 'test').toLowerCase();
-      await page.screenshot({ path: join(SCREENSHOT_DIR, `failed-${name}.png`), fullPage: true }).catch(() => undefined);
-    }
+    await screenshotIfFailed(this.currentTest, page, 'failed-');
     await context.close();
   });
 
