@@ -69,7 +69,7 @@ export class ServerProcess {
     const port = await freePort();
     const log = createWriteStream(logFile, { flags: 'a' });
     const started = performance.now();
-    const child = spawn(NODE, ['--no-warnings', '--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(NODE, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--no-warnings', '--import', 'tsx', 'src/main.ts'], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,

@@ -6,6 +6,7 @@ import type { Config } from './config/config';
 import { ConfigError, loadConfig } from './config/load-config';
 import { seedDemoData } from './demo/seed-demo-data';
 import { seedConformanceResources } from './fhir/seed-conformance';
+import { releaseCoreDefinitions } from './fhir/validation';
 
 /** `npm start`: the embedded server (with demo data when started with --demo), or, with `MEDPLUM_BASE_URL`, dermbridge in front of Medplum. */
 async function main(): Promise<void> {
@@ -27,6 +28,8 @@ async function startEmbedded(config: Config): Promise<void> {
     const created = await seedDemoData(dermbridge.repo, (done, total) => logger.info(`seeding demo data ${done}/${total}`));
     logger.info({ created }, 'demo data ready');
   }
+  // Start-up material (~35 MB of heap): every full collection of a long-running server would mark it again.
+  releaseCoreDefinitions();
   const server = dermbridge.app.listen(config.port, config.host, () => {
     logger.info(
       { url: config.baseUrl, fhir: `${config.baseUrl}fhir/R4`, dataDir: config.dataDir, demoClientId: config.demoClient.clientId },
@@ -49,6 +52,7 @@ async function startInFrontOfMedplum(config: Config): Promise<void> {
   const dermbridge = createMedplumFrontedApp(config);
   const { logger } = dermbridge;
   const medplum = dermbridge.config.store;
+  releaseCoreDefinitions();
   if (medplum.deployBotsOnStart) {
     const deployed = await deployBotsToStore(config);
     logger.info({ bots: deployed.map((b) => ({ name: b.name, bot: `Bot/${b.botId}`, subscriptions: b.subscriptions.length })) }, 'bots deployed to Medplum');

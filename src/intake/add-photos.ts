@@ -13,7 +13,7 @@ import type { IntakeDeps } from './intake-deps';
 import { IntakeError } from './intake-error';
 import { readMultipart } from './multipart-upload';
 import { PhotoBinaryUploads } from './photo-binaries';
-import { photoBinary, photoMedia } from './photo-media';
+import { photoMedia, type PhotoBinaries } from './photo-media';
 import type { PhotoView, PlacedPhoto } from './photo-placement';
 import { idempotencyKeyOf, uploadsOf } from './submit-multipart';
 
@@ -24,7 +24,7 @@ const VIEWS = new Set<PhotoView>(['overview', 'close-up', 'dermoscopic']);
  * part `<part>`: fields `<part>.view` (overview | close-up | dermoscopic), `<part>.bodySite` (SNOMED
  * CT code from derm-body-site), optional `<part>.siteDescription`, `<part>.scaleReference`
  * (true/false), `<part>.deviceName`, `<part>.takenAt`. The images are uploaded as Binaries first
- * (photo-binaries.ts; deleted again if the rest fails), then one transaction adds the Media and
+ * (photo-binaries.ts, original, review copy and thumbnail; deleted again if the rest fails), then one transaction adds the Media and
  * links them to the ServiceRequest (If-Match on its version, so a concurrent change is not lost);
  * a Task waiting for the patient's photos goes back to the reviewer (on-hold → in-progress).
  */
@@ -61,12 +61,8 @@ export async function addPhotos(deps: IntakeDeps, caller: Caller, caseId: string
   const patient = { reference: sr.subject?.reference };
   const binaryUploads = new PhotoBinaryUploads(caller, patient);
   try {
-    // allSettled: when one upload fails, the others have finished too before they are discarded.
-    const originals = (await Promise.allSettled(photos.map((photo) => binaryUploads.upload(photo)))).map((r) => {
-      if (r.status === 'rejected') throw r.reason;
-      return r.value;
-    });
-    await executeCaseTransaction(caller, await photosBundle(caller, sr, placed, photos, originals, keyHash), deps.capabilities);
+    const binaries = await binaryUploads.uploadAll(photos);
+    await executeCaseTransaction(caller, await photosBundle(caller, sr, placed, photos, binaries, keyHash), deps.capabilities);
   } catch (err) {
     await binaryUploads.discard(deps.logError);
     throw err;
@@ -74,19 +70,16 @@ export async function addPhotos(deps: IntakeDeps, caller: Caller, caseId: string
   return photos.length;
 }
 
-/** Per photo its review and thumbnail Binaries and a Media (a conditional create, so a retry adds nothing); the ServiceRequest linking them; a waiting Task resumed. */
-async function photosBundle(caller: Caller, sr: ServiceRequest, placed: readonly PlacedPhoto[], photos: readonly ProcessedPhoto[], originals: readonly string[], keyHash: string): Promise<Bundle> {
+/** Per photo a Media on its uploaded Binaries (a conditional create, so a retry adds nothing); the ServiceRequest linking them; a waiting Task resumed. */
+async function photosBundle(caller: Caller, sr: ServiceRequest, placed: readonly PlacedPhoto[], photos: readonly ProcessedPhoto[], binaries: readonly PhotoBinaries[], keyHash: string): Promise<Bundle> {
   const caseId = sr.id as string;
   const patient = { reference: sr.subject?.reference };
   const entries: BundleEntry[] = [];
   const mediaUrns: string[] = [];
   const receivedAt = new Date().toISOString();
   photos.forEach((photo, n) => {
-    const binaries = { original: originals[n], review: urn(), thumbnail: urn() };
-    entries.push({ fullUrl: binaries.review, resource: photoBinary(photo.review, patient), request: { method: 'POST', url: 'Binary' } });
-    entries.push({ fullUrl: binaries.thumbnail, resource: photoBinary(photo.thumbnail, patient), request: { method: 'POST', url: 'Binary' } });
     const identifier = { system: SUBMISSION_SYSTEM, value: `${keyHash}-photo-${n + 1}` };
-    const media: Media = photoMedia({ placed: placed[n], photo, binaries, patient, caseRef: { reference: `ServiceRequest/${caseId}` }, identifier, receivedAt });
+    const media: Media = photoMedia({ placed: placed[n], photo, binaries: binaries[n], patient, caseRef: { reference: `ServiceRequest/${caseId}` }, identifier, receivedAt });
     const mediaUrn = urn();
     mediaUrns.push(mediaUrn);
     entries.push({ fullUrl: mediaUrn, resource: media, request: { method: 'POST', url: 'Media', ifNoneExist: `identifier=${identifier.system}|${identifier.value}` } });

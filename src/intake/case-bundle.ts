@@ -2,7 +2,7 @@ import type { Bundle, BundleEntry, Media, Patient, QuestionnaireResponse, Resour
 import { randomUUID } from 'node:crypto';
 import { CODE_SYSTEM_URLS, ECONSULT_TASK_CODE, PROFILE_URLS } from '../cases/canonical-urls';
 import type { ProcessedPhoto } from '../images/process-photo';
-import { photoBinary, photoMedia, type Ref } from './photo-media';
+import { photoMedia, type PhotoBinaries, type Ref } from './photo-media';
 import type { PlacedPhoto } from './photo-placement';
 
 export const CASE_ID_SYSTEM = 'https://dermbridge.example.org/fhir/sid/case-id';
@@ -16,8 +16,7 @@ export type PatientTarget = { readonly reference: string } | { readonly create: 
 export interface StoredPhoto {
   readonly placed: PlacedPhoto;
   readonly photo: ProcessedPhoto;
-  /** `Binary/<id>` of the original, uploaded before the transaction (photo-binaries.ts). */
-  readonly original: string;
+  readonly binaries: PhotoBinaries;
 }
 
 export interface CaseDraft {
@@ -48,9 +47,9 @@ const byIdentifier = (system: string, value: string): string => `identifier=${sy
 /**
  * The case as ONE FHIR transaction (https://hl7.org/fhir/R4/http.html#transaction): the store
  * applies all of it or none. Every entry is a conditional create on an identifier, so a replay of
- * the same submission creates nothing new. The photos' originals are already stored (raw bytes,
- * photo-binaries.ts) and only referenced here. Order: the review and thumbnail Binaries,
- * QuestionnaireResponse, Media, ServiceRequest, Task.
+ * the same submission creates nothing new. The photos' images are already stored (raw bytes,
+ * photo-binaries.ts) and only referenced here. Order: QuestionnaireResponse, Media,
+ * ServiceRequest, Task.
  */
 export function buildCaseBundle(draft: CaseDraft): { bundle: Bundle; indexOf: { serviceRequest: number } } {
   const entries: BundleEntry[] = [];
@@ -61,15 +60,11 @@ export function buildCaseBundle(draft: CaseDraft): { bundle: Bundle; indexOf: { 
   const mediaUrns: string[] = [];
   const mediaEntries: BundleEntry[] = [];
   draft.photos.forEach((stored, n) => {
-    const reviewUrn = urn();
-    const thumbUrn = urn();
-    entries.push(post(photoBinary(stored.photo.review, patientRef), reviewUrn));
-    entries.push(post(photoBinary(stored.photo.thumbnail, patientRef), thumbUrn));
     const identifier = { system: SUBMISSION_SYSTEM, value: `${draft.key}-photo-${n + 1}` };
     const media: Media = photoMedia({
       placed: stored.placed,
       photo: stored.photo,
-      binaries: { original: stored.original, review: reviewUrn, thumbnail: thumbUrn },
+      binaries: stored.binaries,
       patient: patientRef,
       caseRef: { reference: srUrn },
       identifier,

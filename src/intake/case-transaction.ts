@@ -7,10 +7,13 @@ import type { Caller } from './case-store';
  * the same code a real Medplum server runs) refuses a transaction that holds a conditional create
  * once it has more than 8 entries ("Transaction requires strict isolation but has too many
  * entries": on Postgres it needs SERIALIZABLE). The embedded server lifts that limit
- * (src/fhir/transaction-conditional-creates.ts). Learned from the first refusal, per store.
+ * (src/fhir/transaction-conditional-creates.ts). Learned from the refusals, per store: the
+ * smallest transaction refused so far; smaller ones still go with their conditions (a case of up
+ * to five photos is six to eight entries, so on Medplum most cases keep them).
  */
 export interface StoreCapabilities {
-  conditionalCreatesInLargeTransactions: 'unknown' | 'yes' | 'no';
+  /** Entries of the smallest transaction with conditional creates the store refused (undefined: none refused yet). */
+  conditionalCreatesRefusedAt?: number;
 }
 
 const STRICT_ISOLATION = /strict isolation/i;
@@ -22,16 +25,15 @@ const STRICT_ISOLATION = /strict isolation/i;
  * (submit-case.ts), but two identical submissions racing each other can both be created.
  */
 export async function executeCaseTransaction(caller: Caller, bundle: Bundle, capabilities: StoreCapabilities): Promise<Bundle> {
-  if (capabilities.conditionalCreatesInLargeTransactions !== 'no') {
+  const entries = bundle.entry?.length ?? 0;
+  if (capabilities.conditionalCreatesRefusedAt === undefined || entries < capabilities.conditionalCreatesRefusedAt) {
     try {
-      const result = await caller.medplum.executeBatch(bundle);
-      capabilities.conditionalCreatesInLargeTransactions = 'yes';
-      return result;
+      return await caller.medplum.executeBatch(bundle);
     } catch (err) {
       if (!(err instanceof OperationOutcomeError) || !STRICT_ISOLATION.test(normalizeErrorString(err.outcome))) {
         throw err;
       }
-      capabilities.conditionalCreatesInLargeTransactions = 'no';
+      capabilities.conditionalCreatesRefusedAt = Math.min(entries, capabilities.conditionalCreatesRefusedAt ?? entries);
     }
   }
   return caller.medplum.executeBatch(withoutConditions(bundle));

@@ -40,6 +40,6 @@ export function intakeDepsFrom(parts: IntakeParts): IntakeDeps {
     photoLimits: { ...DEFAULT_PHOTO_LIMITS, maxBytes: Math.min(DEFAULT_PHOTO_LIMITS.maxBytes, parts.config.maxBodyBytes) },
     maxPhotos: MAX_PHOTOS_PER_REQUEST,
     logError: (err) => parts.logger.error({ err }, 'unhandled error in intake request'),
-    capabilities: { conditionalCreatesInLargeTransactions: 'unknown' },
+    capabilities: {},
   };
 }

@@ -1,17 +1,18 @@
-import type { ProcessedPhoto } from '../images/process-photo';
+import type { EncodedImage, ProcessedPhoto } from '../images/process-photo';
 import { PENDING_UPLOAD_HEADER } from '../fhir/store/pending-uploads';
 import type { Caller } from './case-store';
-import type { Ref } from './photo-media';
+import type { PhotoBinaries, Ref } from './photo-media';
 
 /**
- * The full-resolution original of each photo as a Binary sent as its own raw bytes (`POST Binary`
- * with the image's Content-Type and `X-Security-Context: Patient/<id>`, MedplumClient.createBinary),
- * not as base64 inside the case's JSON transaction. Base64 made a 3-photo case a ~20 MB JSON
- * document that the client serialised, the store parsed, Medplum's batch processor serialised again
- * (to measure it) and the store decoded back to bytes; and 12 phone photos would not fit a FHIR
- * server's JSON body limit at all. A real Medplum server keeps Binary content in blob storage the
- * same way. The review copy and the thumbnail (a tenth of the bytes) stay in the transaction: a
- * request (and an audit record) less each, and atomic with the case.
+ * Each photo's three images (the full-resolution original, the review copy and the thumbnail) as
+ * Binaries sent as their own raw bytes (`POST Binary` with the image's Content-Type and
+ * `X-Security-Context: Patient/<id>`, MedplumClient.createBinary), not as base64 inside the case's
+ * JSON transaction. Base64 made a 3-photo case a ~20 MB JSON document that the client serialised,
+ * the store parsed, Medplum's batch processor serialised again (to measure it) and the store
+ * decoded back to bytes; and 12 phone photos would not fit a FHIR server's JSON body limit at all.
+ * Even the derivatives alone (~1.5 MB as base64 for three photos) were megabyte strings in the
+ * server's heap on every case, each pushing it towards a full garbage collection. A real Medplum
+ * server keeps Binary content in blob storage the same way.
  *
  * The Binaries are written before the transaction that references them, so they are not part of
  * its atomicity: whoever uploads calls `discard()` when the case is not written after all (the
@@ -29,9 +30,20 @@ export class PhotoBinaryUploads {
     private readonly patient: Ref
   ) {}
 
-  /** Uploads the photo's original: its `Binary/<id>`. */
-  async upload(photo: ProcessedPhoto): Promise<string> {
-    const { bytes, contentType } = photo.original;
+  /**
+   * Uploads every image of every photo at once; their `Binary/<id>`s, in the photos' order. When one
+   * upload fails, the others are let finish (so discard() sees them all) and the first error is thrown.
+   */
+  async uploadAll(photos: readonly ProcessedPhoto[]): Promise<PhotoBinaries[]> {
+    const settled = await Promise.allSettled(photos.flatMap((p) => [this.upload(p.original), this.upload(p.review), this.upload(p.thumbnail)]));
+    const ids = settled.map((r) => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    });
+    return photos.map((_, i) => ({ original: ids[3 * i], review: ids[3 * i + 1], thumbnail: ids[3 * i + 2] }));
+  }
+
+  private async upload({ bytes, contentType }: EncodedImage): Promise<string> {
     const binary = await this.caller.medplum.createBinary(
       { data: bytes, contentType, securityContext: this.patient },
       { headers: { [PENDING_UPLOAD_HEADER]: 'pending' } }

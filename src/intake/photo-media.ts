@@ -1,4 +1,4 @@
-import type { Attachment, Binary, Extension, Media, Reference } from '@medplum/fhirtypes';
+import type { Attachment, Extension, Media, Reference } from '@medplum/fhirtypes';
 import { CODE_SYSTEM_URLS, PROFILE_URLS, STRUCTURE_DEFINITION_BASE } from '../cases/canonical-urls';
 import type { EncodedImage, ProcessedPhoto } from '../images/process-photo';
 import { FOCUS_THRESHOLD, type PhotoQuality } from '../images/photo-quality';
@@ -15,15 +15,11 @@ export const PHOTO_DERIVATIVE_URL = `${STRUCTURE_DEFINITION_BASE}/photo-derivati
 
 const VIEW_DISPLAY = { overview: 'Overview (locator)', 'close-up': 'Close-up', dermoscopic: 'Dermoscopic' } as const;
 
+/** `Binary/<id>` of each image of a photo (uploaded before the transaction, photo-binaries.ts). */
 export interface PhotoBinaries {
   readonly original: string;
   readonly review: string;
   readonly thumbnail: string;
-}
-
-/** A derivative image (review copy, thumbnail) as a Binary entry of the case transaction. */
-export function photoBinary(image: EncodedImage, patient: Ref): Binary {
-  return { resourceType: 'Binary', contentType: image.contentType, securityContext: patient, data: image.bytes.toString('base64') };
 }
 
 export function photoMedia(args: {

@@ -38,7 +38,7 @@ const ACCEPTED = new Set<string>([QUESTIONNAIRE_URLS.intake, QUESTIONNAIRE_URLS.
 /**
  * Validates a submission completely (answers, photo links, every photo through the pipeline)
  * before writing anything; then, through the caller's own MedplumClient, a new Patient (if one is
- * needed), the photos' Binaries as raw uploads (photo-binaries.ts) and the case as one
+ * needed), the photos' images as raw Binary uploads (photo-binaries.ts) and the case as one
  * transaction. If anything after the first write fails, what was written is deleted again: nothing
  * is left unless everything is.
  */
@@ -76,18 +76,11 @@ export async function submitCase(deps: IntakeDeps, caller: Caller, submission: S
   const { patient, createdPatient } = await ensurePatient(caller, target);
   const uploads = new PhotoBinaryUploads(caller, patient);
   try {
-    // allSettled: when one upload fails, the others have finished too before they are discarded.
-    const settled = await Promise.allSettled(
-      placed.map(async (p, i): Promise<StoredPhoto> => {
-        const photo = processed[i];
-        const original = await uploads.upload(photo);
-        p.answer.valueAttachment = { url: original, contentType: photo.original.contentType, size: photo.original.bytes.length, title: p.upload.filename, creation: p.upload.takenAt };
-        return { placed: p, photo, original };
-      })
-    );
-    const photos = settled.map((r) => {
-      if (r.status === 'rejected') throw r.reason;
-      return r.value;
+    const binaries = await uploads.uploadAll(processed);
+    const photos = placed.map((p, i): StoredPhoto => {
+      const photo = processed[i];
+      p.answer.valueAttachment = { url: binaries[i].original, contentType: photo.original.contentType, size: photo.original.bytes.length, title: p.upload.filename, creation: p.upload.takenAt };
+      return { placed: p, photo, binaries: binaries[i] };
     });
     return await writeCase(deps, caller, uploads, { keys, patient, response, photos, questionnaire });
   } catch (err) {
@@ -148,20 +141,10 @@ async function writeCase(deps: IntakeDeps, caller: Caller, uploads: PhotoBinaryU
   const caseId = idOfEntry(result, indexOf.serviceRequest);
   if (!result.entry?.[indexOf.serviceRequest]?.response?.status?.startsWith('201')) {
     // A concurrent retry won the race: its case was matched, so this one's Binaries are orphans.
-    await Promise.all([uploads.discard(deps.logError), removeOrphanBinaries(caller, result, deps.logError)]);
+    await uploads.discard(deps.logError);
     return { caseId, created: false };
   }
   return { caseId, created: true, status: statusFromTransaction(result, indexOf.serviceRequest) };
-}
-
-/**
- * Binaries cannot be conditional creates (no identifier), so when an identical submission that
- * passed the idempotency check at the same moment wins, this transaction still created the review
- * and thumbnail Binaries while matching every other entry. Nothing references them: delete them.
- */
-async function removeOrphanBinaries(caller: Caller, result: Bundle, logError: (err: unknown) => void): Promise<void> {
-  const orphans = (result.entry ?? []).flatMap((e) => (e.response?.status?.startsWith('201') && e.response.location?.startsWith('Binary/') ? [e.response.location.split('/')[1]] : []));
-  await Promise.all(orphans.map((id) => caller.medplum.deleteResource('Binary', id).catch(logError)));
 }
 
 /**

@@ -16,7 +16,7 @@ import { adminWrite, countAll } from './intake-http';
  * conditional create and more than 8 entries. This fetch makes the embedded store behave the same,
  * so the intake's fallback is exercised without a Medplum server.
  */
-function medplumLikeFetch(seen: { refused: number; plain: number }): typeof fetch {
+function medplumLikeFetch(seen: Seen): typeof fetch {
   return async (input, init) => {
     const body = typeof init?.body === 'string' ? init.body : undefined;
     if (init?.method === 'POST' && body?.includes('"resourceType":"Bundle"')) {
@@ -27,17 +27,23 @@ function medplumLikeFetch(seen: { refused: number; plain: number }): typeof fetc
         const outcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', details: { text: 'Transaction requires strict isolation but has too many entries' } }] };
         return new Response(JSON.stringify(outcome), { status: 400, headers: { 'Content-Type': 'application/fhir+json' } });
       }
-      if (bundle.type === 'transaction') seen.plain++;
+      if (bundle.type === 'transaction') seen[conditional ? 'conditional' : 'plain']++;
     }
     return fetch(input, init);
   };
+}
+
+interface Seen {
+  refused: number;
+  plain: number;
+  conditional: number;
 }
 
 describe('POST /intake/cases against a store with Medplum\'s transaction limits', () => {
   let server: TestServer;
   let intake: Server;
   let intakeUrl: string;
-  const seen = { refused: 0, plain: 0 };
+  const seen: Seen = { refused: 0, plain: 0, conditional: 0 };
 
   before(async () => {
     server = await startTestServer();
@@ -53,46 +59,57 @@ describe('POST /intake/cases against a store with Medplum\'s transaction limits'
     await server.close();
   });
 
-  it('falls back to plain creates in one transaction: still one case, one Patient, idempotent on retry', async () => {
+  const SIX = ['overview', 'close1', 'close2', 'close3', 'close4', 'close5'];
+  const send = async (token: string, mrn: string, parts: string[], key = randomUUID()) => {
+    const photos = await threePhotos();
+    let req = request(intakeUrl)
+      .post('intake/cases')
+      .set('Authorization', `Bearer ${token}`)
+      .set('Idempotency-Key', key)
+      .field('questionnaireResponse', JSON.stringify(econsultResponse(parts)))
+      .field('patient', JSON.stringify(mrnPatient(mrn)));
+    parts.forEach((part, i) => {
+      req = req.attach(part, photos[i % photos.length], `${part}.jpg`);
+    });
+    return req;
+  };
+  const referrer = async (): Promise<string> => {
     const pcp = await adminWrite(server, 'post', 'Practitioner', { resourceType: 'Practitioner', name: [{ family: 'Gp' }] });
-    const token = await server.token({ scopes: ['user/*.cruds'], fhirUser: `Practitioner/${pcp.id}` });
-    const [a, b, c] = await threePhotos();
+    return server.token({ scopes: ['user/*.cruds'], fhirUser: `Practitioner/${pcp.id}` });
+  };
+
+  it('sends a 3-photo case (6 entries: the images are uploaded before) with its conditional creates, which Medplum accepts', async () => {
+    const res = await send(await referrer(), `MRN-${randomUUID().slice(0, 8)}`, ['overview', 'close1', 'close2']);
+    assert.equal(res.status, 201, res.text);
+    assert.deepEqual(seen, { refused: 0, plain: 0, conditional: 1 });
+  });
+
+  it('falls back to plain creates for a larger case: still one case, one Patient, idempotent on retry', async () => {
+    const token = await referrer();
     const mrn = `MRN-${randomUUID().slice(0, 8)}`;
     const key = randomUUID();
-    const send = () =>
-      request(intakeUrl)
-        .post('intake/cases')
-        .set('Authorization', `Bearer ${token}`)
-        .set('Idempotency-Key', key)
-        .field('questionnaireResponse', JSON.stringify(econsultResponse()))
-        .field('patient', JSON.stringify(mrnPatient(mrn)))
-        .attach('overview', a, 'o.jpg')
-        .attach('close1', b, 'c1.jpg')
-        .attach('close2', c, 'c2.jpg');
     const before = await countAll(server);
-    const first = await send();
+    const first = await send(token, mrn, SIX, key);
     assert.equal(first.status, 201, first.text);
     assert.equal(seen.refused, 1, 'the first attempt learned the limit');
     assert.equal(seen.plain, 1);
-    const again = await send();
+    const again = await send(token, mrn, SIX, key);
     assert.equal(again.status, 200, again.text);
     assert.equal(again.body.caseId, first.body.caseId);
     const after = await countAll(server);
     assert.deepEqual(
       Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k]])),
-      { Patient: 1, QuestionnaireResponse: 1, Binary: 9, Media: 3, ServiceRequest: 1, Task: 1 }
+      { Patient: 1, QuestionnaireResponse: 1, Binary: 18, Media: 6, ServiceRequest: 1, Task: 1 }
     );
-    // a second case for the same MRN matches the Patient found before the transaction
-    const other = await request(intakeUrl)
-      .post('intake/cases')
-      .set('Authorization', `Bearer ${token}`)
-      .field('questionnaireResponse', JSON.stringify(econsultResponse()))
-      .field('patient', JSON.stringify(mrnPatient(mrn)))
-      .attach('overview', a, 'o.jpg')
-      .attach('close1', b, 'c1.jpg')
-      .attach('close2', c, 'c2.jpg');
+    // another large case for the same MRN matches the Patient found before the transaction…
+    const other = await send(token, mrn, SIX);
     assert.equal(other.status, 201, other.text);
     assert.equal(other.body.patient, first.body.patient);
     assert.equal(seen.refused, 1, 'the limit is remembered: no second refused attempt');
+    assert.equal(seen.plain, 2);
+    // …while a small one still keeps its conditions
+    const small = await send(token, mrn, ['overview', 'close1', 'close2']);
+    assert.equal(small.status, 201, small.text);
+    assert.deepEqual(seen, { refused: 1, plain: 2, conditional: 2 });
   });
 });

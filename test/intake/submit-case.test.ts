@@ -87,15 +87,15 @@ describe('POST /intake/cases', () => {
         assert.ok(!bytes.includes(marker), `${ref} contains ${marker}`);
       }
     }
-    // The originals went up as pending uploads and the case transaction's Media claimed them, so
-    // the reaper will never touch them (src/fhir/store/pending-uploads.ts).
-    const originals: string[] = res.body.photos.map((p: { image: string }) => p.image);
-    for (const ref of originals) {
+    // Every image (original, review copy, thumbnail) went up as a pending upload and the case
+    // transaction's Media claimed it (content or derivative extension), so the reaper will never
+    // touch them (src/fhir/store/pending-uploads.ts).
+    for (const ref of binaries) {
       const binary = await adminGet<{ meta?: { tag?: { code?: string }[] } }>(server, ref);
       assert.ok(binary.meta?.tag?.some((t) => t.code === 'pending'), `${ref} was not uploaded as pending`);
     }
     const stillPending = (server.dermbridge.store.reader.prepare('SELECT id FROM binary_pending').all() as { id: string }[]).map((r) => `Binary/${r.id}`);
-    assert.deepEqual(originals.filter((ref) => stillPending.includes(ref)), []);
+    assert.deepEqual(binaries.filter((ref) => stillPending.includes(ref)), []);
     // …and nowhere in the stored files either: resource JSON, indexes, WAL, and every Binary
     // content file (src/fhir/store/binary-files.ts), of this case or any other.
     const contentFiles = readdirSync(join(server.dataDir, 'binary'), { recursive: true, withFileTypes: true })

@@ -1,10 +1,10 @@
-import type { Binary, Media, Resource } from '@medplum/fhirtypes';
+import type { Binary, Extension, Media, Resource } from '@medplum/fhirtypes';
 import type { StatementSync } from 'node:sqlite';
 import type { SqliteStore } from './sqlite-store';
 
 /**
  * `meta.tag` of a Binary uploaded ahead of the resource that will reference it (the intake's photo
- * originals, uploaded before the case transaction). Set by the server from the
+ * images, uploaded before the case transaction). Set by the server from the
  * `X-Upload-State: pending` header of a raw `POST Binary` (MedplumClient.createBinary sends only
  * bytes and headers); a real Medplum server ignores the header.
  */
@@ -21,13 +21,27 @@ export function withPendingTag(binary: Binary): Binary {
   return { ...binary, meta: { ...binary.meta, tag: [...(binary.meta?.tag ?? []), { ...PENDING_UPLOAD_TAG }] } };
 }
 
-/** The Binary a Media's content names (`Binary/<id>` or a URL ending in it), which claims that upload. */
-export function claimedBinaryId(resource: Resource): string | undefined {
+/**
+ * The Binaries a Media names, which claims those uploads: its `content` and any attachment in its
+ * extensions (the intake's review copy and thumbnail, `…/photo-derivative`), each as `Binary/<id>`
+ * or a URL ending in it.
+ */
+export function claimedBinaryIds(resource: Resource): string[] {
   if (resource.resourceType !== 'Media') {
-    return undefined;
+    return [];
   }
-  const url = (resource as Media).content?.url;
-  return url ? /(?:^|\/)Binary\/([A-Za-z0-9\-.]{1,64})$/.exec(url)?.[1] : undefined;
+  const media = resource as Media;
+  const urls = [media.content?.url, ...attachmentUrls(media.extension)];
+  return urls.flatMap((url) => {
+    const id = url ? BINARY_URL.exec(url)?.[1] : undefined;
+    return id ? [id] : [];
+  });
+}
+
+const BINARY_URL = /(?:^|\/)Binary\/([A-Za-z0-9\-.]{1,64})$/;
+
+function attachmentUrls(extensions: readonly Extension[] | undefined): (string | undefined)[] {
+  return (extensions ?? []).flatMap((e) => [e.valueAttachment?.url, ...attachmentUrls(e.extension)]);
 }
 
 export interface ReaperOptions {

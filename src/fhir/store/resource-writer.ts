@@ -2,7 +2,7 @@ import { OperationOutcomeError, badRequest, deepEquals, stringify } from '@medpl
 import type { Binary, Resource } from '@medplum/fhirtypes';
 import type { StatementSync } from 'node:sqlite';
 import type { StagedFile } from './binary-files';
-import { claimedBinaryId, isPendingUpload } from './pending-uploads';
+import { claimedBinaryIds, isPendingUpload } from './pending-uploads';
 import type { IndexValues } from './index-values';
 import { INDEX_INSERT_SQL, indexRowColumns } from './index-rows';
 import type { ParamValues } from './bulk-prepare';
@@ -172,7 +172,7 @@ export class ResourceWriter {
   }
 
   /**
-   * Intake originals are uploaded before the case transaction that references them; until a Media
+   * Intake images are uploaded before the case transaction that references them; until a Media
    * naming them commits they are pending, and the reaper (pending-uploads.ts) expunges those left
    * behind by a crash. Both rows change in the same transaction as the resource.
    */
@@ -181,8 +181,7 @@ export class ResourceWriter {
       this.insertPending.run(resource.id as string, lastUpdated);
       return;
     }
-    const claimed = claimedBinaryId(resource);
-    if (claimed) {
+    for (const claimed of claimedBinaryIds(resource)) {
       this.deletePending.run(claimed);
     }
   }

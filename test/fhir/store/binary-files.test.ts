@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { badRequest, OperationOutcomeError } from '@medplum/core';
-import type { Binary, Media, Resource } from '@medplum/fhirtypes';
+import type { Binary, Extension, Media, Resource } from '@medplum/fhirtypes';
 import { PENDING_UPLOAD_TAG, PendingUploadReaper } from '../../../src/fhir/store/pending-uploads';
 import { migrate } from '../../../src/fhir/store/schema';
 import { binaryWithRawBytes, SqliteRepository } from '../../../src/fhir/store/sqlite-repository';
@@ -181,6 +181,20 @@ describe('Binary content files (src/fhir/store/binary-files.ts)', () => {
       await repo.deleteResource('Binary', upload.id);
       const old = await repo.readVersion<Binary>('Binary', upload.id, upload.meta?.versionId as string);
       assert.equal(old.data, bytes.toString('base64'));
+    });
+
+    it('counts an attachment in a Media extension (a review copy, a thumbnail) as a claim, nested or not', async () => {
+      const review = await repo.createResource(pending(randomBytes(500)));
+      const thumbnail = await repo.createResource(pending(randomBytes(100)));
+      const other = await repo.createResource(pending(randomBytes(100)));
+      const attachment = (id: string): Extension => ({ url: 'image', valueAttachment: { contentType: 'image/jpeg', url: `${store.baseUrl}fhir/R4/Binary/${id}` } });
+      await repo.createResource<Media>({
+        ...media(other.id),
+        content: { contentType: 'image/jpeg', url: `Binary/${other.id}` },
+        extension: [attachment(review.id), { url: 'https://example.org/derivative', extension: [{ url: 'purpose', valueCode: 'thumbnail' }, attachment(thumbnail.id)] }],
+      });
+      const stillPending = (store.reader.prepare('SELECT id FROM binary_pending').all() as { id: string }[]).map((r) => r.id);
+      assert.deepEqual(stillPending.filter((id) => [review.id, thumbnail.id, other.id].includes(id)), []);
     });
 
     it('reaps unclaimed uploads after the grace period, once, and leaves claimed ones alone', async () => {

@@ -2,6 +2,7 @@ import { validateResource } from '@medplum/core';
 import type { Condition, Media, Observation, Patient, Resource, Task } from '@medplum/fhirtypes';
 import assert from 'node:assert/strict';
 import type { ResourceValidator } from '../../../src/fhir/validation';
+import { releaseCoreDefinitions } from '../../../src/fhir/validation';
 import { fixtureValidator, issueAt, rejectionIssues } from './helpers';
 
 const validPatient: Patient = {
@@ -89,6 +90,18 @@ describe('createResourceValidator: required bindings', () => {
     const diagnostics = JSON.parse(issue.diagnostics ?? '{}') as { allowed?: string[] };
     assert.ok(diagnostics.allowed?.includes('requested'));
     assert.equal(diagnostics.allowed?.includes('bogus'), false);
+  });
+
+  it('still rejects a code outside a required binding after the start-up bundles are released', () => {
+    // The server releases them once it is up (main.ts): the bindings must have been expanded before.
+    releaseCoreDefinitions();
+    const issue = issueAt(
+      rejectionIssues(() => validator.validate(invalid({ resourceType: 'Observation', status: 'done', code: { text: 'x' } }))),
+      'Observation.status'
+    );
+    assert.equal(issue.code, 'code-invalid');
+    const task = invalid({ resourceType: 'Task', status: 'bogus', intent: 'order', for: { reference: 'Patient/1' } });
+    assert.match(issueAt(rejectionIssues(() => validator.validate(task)), 'Task.status').details?.text ?? '', /task-status/);
   });
 
   it('accepts Observation.status "final"', () => {
