@@ -18,7 +18,7 @@ import { econsultResponse, mrnPatient } from '../test/intake/intake-fixtures';
 import { phonePhoto, type PhonePhoto } from './intake-photos';
 import { timeRawPipeline } from './intake-raw-pipeline';
 import { machineInfo } from './machine';
-import { cpuMs, ServerProcess } from './server-process';
+import { cpuMs, readMemory, ServerProcess, type MemoryUsage } from './server-process';
 import { median } from './stats';
 
 const PARTS = ['overview', 'close1', 'close2'] as const;
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       await server.waitIdle();
       say(`  run ${i + 1}/${runs}: raw ${rawMs.toFixed(0)} ms (CPU ${raw[i].cpuMs.toFixed(0)} ms), end to end ${submitted.ms.toFixed(0)} ms (server CPU ${e2e[i].cpuMs.toFixed(0)} ms)`);
     }
-    report(raw, e2e, photos);
+    report(raw, e2e, photos, readMemory(server.pid));
   } finally {
     await server.stop();
     if (!values.keep) {
@@ -170,7 +170,7 @@ async function checkStoredCase(baseUrl: string, token: string, submitted: Submit
   }
 }
 
-function report(raw: readonly Sample[], e2e: readonly Sample[], photos: readonly PhonePhoto[]): void {
+function report(raw: readonly Sample[], e2e: readonly Sample[], photos: readonly PhonePhoto[], memory: MemoryUsage): void {
   const r = median(raw.map((x) => x.ms));
   const e = median(e2e.map((x) => x.ms));
   const rCpu = median(raw.map((x) => x.cpuMs));
@@ -185,6 +185,7 @@ function report(raw: readonly Sample[], e2e: readonly Sample[], photos: readonly
   say(`| POST /intake/cases over HTTP, end to end | ${e.toFixed(0)} | ${eCpu.toFixed(0)} (server) | ${list(e2e)} |`);
   say('');
   say(`end to end ÷ raw pipeline: **${ratio.toFixed(2)}×** (target ≤ 1.15×, ${ratio <= 1.15 ? 'met' : 'NOT met'}); CPU ${(eCpu / rCpu).toFixed(2)}×; ${(60_000 / e).toFixed(0)} cases/minute one after another (raw pipeline alone: ${(60_000 / r).toFixed(0)})`);
+  say(`server resident memory: ${memory.rssMiB.toFixed(0)} MiB after the runs, peak ${memory.peakRssMiB.toFixed(0)} MiB`);
 }
 
 main().catch((err: unknown) => {

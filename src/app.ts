@@ -35,7 +35,7 @@ import { createResourceValidator } from './fhir/validation';
 import { startBots } from './bots';
 import { createBearerAuthWith } from './auth/bearer-auth';
 import { createMedplumTokenVerifier } from './auth/medplum-token-verifier';
-import { checkStoreHealth } from './client/store-health';
+import { cachedStoreHealth, checkStoreHealth } from './client/store-health';
 import { servedByMedplum } from './http/served-by-medplum';
 
 export const VERSION = '0.1.0';
@@ -181,10 +181,17 @@ export function createMedplumFrontedApp(config: Config, options: AppOptions = {}
 
   // The review app in the browser calls Medplum (its public URL) for cases and the token exchange.
   const app = createHttpApp(config, logger, [medplum.issuer]);
+  const storeHealth = cachedStoreHealth(() => checkStoreHealth(medplum.baseUrl));
+  let wasHealthy = true;
   app.get('/healthcheck', (_req, res) => {
-    void checkStoreHealth(medplum.baseUrl).then((health) => {
+    void storeHealth().then((health) => {
+      if (health.ok !== wasHealthy) {
+        wasHealthy = health.ok;
+        // The reason names the internal Medplum URL: for the operator's log, not for the public answer.
+        logger[health.ok ? 'info' : 'warn']({ store: medplum.baseUrl, reason: health.reason }, health.ok ? 'case store healthy again' : 'case store unhealthy');
+      }
       // 503 while Medplum is down: dermbridge can do nothing useful without its store.
-      res.status(health.ok ? 200 : 503).json({ ok: health.ok, version: VERSION, store: 'medplum', medplum: { url: medplum.baseUrl, ...health } });
+      res.status(health.ok ? 200 : 503).json({ ok: health.ok, version: VERSION, store: 'medplum', medplum: { ok: health.ok } });
     });
   });
   app.use(MEDPLUM_SURFACES, servedByMedplum(medplum.issuer));

@@ -1,3 +1,4 @@
+import './runtime/gc-tuning';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { createApp, createMedplumFrontedApp } from './app';

@@ -26,3 +26,26 @@ export async function checkStoreHealth(storeBaseUrl: string, fetchImpl: typeof f
     return { ok: false, reason: `GET ${storeBaseUrl}healthcheck failed: ${e.cause?.code ?? e.name}: ${e.message}` };
   }
 }
+
+/**
+ * `/healthcheck` is public and orchestrators poll it: one check of the store at a time, and its
+ * answer reused for `ttlMs`, so a flood of health checks never becomes a flood against Medplum.
+ */
+export function cachedStoreHealth(check: () => Promise<StoreHealth>, ttlMs = STORE_HEALTH_TTL_MS, now: () => number = Date.now): () => Promise<StoreHealth> {
+  let last: { at: number; health: StoreHealth } | undefined;
+  let inFlight: Promise<StoreHealth> | undefined;
+  return () => {
+    if (last && now() - last.at < ttlMs) {
+      return Promise.resolve(last.health);
+    }
+    inFlight ??= check().then((health) => {
+      last = { at: now(), health };
+      inFlight = undefined;
+      return health;
+    });
+    return inFlight;
+  };
+}
+
+/** Short: an orchestrator should see the store go down within a poll or two. */
+export const STORE_HEALTH_TTL_MS = 1_000;

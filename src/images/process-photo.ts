@@ -44,19 +44,36 @@ const HEIC_ADVICE =
  * so EXIF, GPS, XMP, IPTC, maker notes and ICC profiles are all gone from what is stored.
  * Decoding once into raw pixels and encoding three outputs from them keeps the cost at one decode.
  */
-export async function processPhoto(input: Buffer, limits: PhotoLimits = DEFAULT_PHOTO_LIMITS): Promise<ProcessedPhoto> {
+export async function processPhoto(input: Buffer, limits: PhotoLimits = DEFAULT_PHOTO_LIMITS, progress: PhotoProgress = {}): Promise<ProcessedPhoto> {
   const sourceType = checkInput(input, limits);
   const decoded = await decode(input, limits);
+  progress.decoded?.();
   const { data, info } = decoded;
   const raw = { raw: { width: info.width, height: info.height, channels: 3 as const } };
   const fromRaw = () => sharp(data, raw);
+  const reported = (kind: ImageKind) => (image: EncodedImage): EncodedImage => {
+    progress.encoded?.(kind, image);
+    return image;
+  };
   const [original, review, thumbnail, quality] = await Promise.all([
-    encode(fromRaw(), sourceType === 'png' ? 'png' : 'jpeg', 92),
-    encode(fromRaw().resize(REVIEW_LONG_EDGE, REVIEW_LONG_EDGE, { fit: 'inside', withoutEnlargement: true }), 'jpeg', 85),
-    encode(fromRaw().resize(THUMBNAIL_LONG_EDGE, THUMBNAIL_LONG_EDGE, { fit: 'inside', withoutEnlargement: true }), 'jpeg', 80),
+    encode(fromRaw(), sourceType === 'png' ? 'png' : 'jpeg', 92).then(reported('original')),
+    encode(fromRaw().resize(REVIEW_LONG_EDGE, REVIEW_LONG_EDGE, { fit: 'inside', withoutEnlargement: true }), 'jpeg', 85).then(reported('review')),
+    encode(fromRaw().resize(THUMBNAIL_LONG_EDGE, THUMBNAIL_LONG_EDGE, { fit: 'inside', withoutEnlargement: true }), 'jpeg', 80).then(reported('thumbnail')),
     measurePhotoQuality(data, info.width, info.height),
   ]);
   return { original, review, thumbnail, quality, sourceType };
+}
+
+export type ImageKind = 'original' | 'review' | 'thumbnail';
+
+/**
+ * What a caller may start before the whole photo is done: once it has `decoded`, the photo is
+ * valid input (type, caps, a complete strict decode), and each image can be stored as soon as it
+ * is `encoded` (src/intake/submit-case.ts overlaps its writes with the rest of the encoding).
+ */
+export interface PhotoProgress {
+  readonly decoded?: () => void;
+  readonly encoded?: (kind: ImageKind, image: EncodedImage) => void;
 }
 
 /** Only the checks that need no decoding: for instant feedback and to refuse early. */

@@ -8,7 +8,7 @@ import type { AccessContext } from '../auth/access-context';
  * write the intake makes. Built per request; no cache, so nothing of one caller reaches another.
  */
 export function callerClient(storeBaseUrl: string, accessToken: string, fetchImpl: typeof fetch = globalThis.fetch): MedplumClient {
-  const medplum = new MedplumClient({ baseUrl: storeBaseUrl, fetch: fetchImpl, cacheTime: 0 });
+  const medplum = new MedplumClient({ baseUrl: storeBaseUrl, fetch: bytesAsStream(fetchImpl), cacheTime: 0 });
   medplum.setAccessToken(accessToken);
   return medplum;
 }
@@ -26,3 +26,28 @@ export function callerOf(res: Response, storeBaseUrl: string, authorization: str
   }
   return { access, medplum: callerClient(storeBaseUrl, token, fetchImpl) };
 }
+
+/**
+ * fetch copies a byte body before sending it (the Fetch standard's "extract a body"): for a case's
+ * photos that is 12 MB more allocated in the server's heap per case, which is what pushes V8 into
+ * its full collections. A stream over the same bytes is sent as it is. Made anew on every call, so
+ * MedplumClient's retries still work.
+ */
+function bytesAsStream(fetchImpl: typeof fetch): typeof fetch {
+  return (input, init) => {
+    const body = init?.body;
+    if (!(body instanceof Uint8Array) || body.byteLength < STREAM_ABOVE_BYTES) {
+      return fetchImpl(input, init);
+    }
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(body);
+        controller.close();
+      },
+    });
+    return fetchImpl(input, { ...init, body: stream, duplex: 'half' } as RequestInit);
+  };
+}
+
+/** Small bodies are not worth a stream (and keep a Content-Length). */
+const STREAM_ABOVE_BYTES = 64 * 1024;

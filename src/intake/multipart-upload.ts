@@ -24,10 +24,11 @@ export interface MultipartLimits {
 }
 
 /**
- * Reads a multipart/form-data body into memory within limits. When a limit is hit the rest of the
+ * Reads a multipart/form-data body into memory within limits; `onFile` sees each file part as soon
+ * as it is complete, while the rest of the body is still arriving. When a limit is hit the rest of the
  * body is still read and discarded, so the client gets the 4xx instead of a reset connection.
  */
-export function readMultipart(req: Request, limits: MultipartLimits): Promise<MultipartBody> {
+export function readMultipart(req: Request, limits: MultipartLimits, onFile?: (file: UploadedFile) => void): Promise<MultipartBody> {
   if (!req.headers['content-type']?.startsWith('multipart/form-data')) {
     return Promise.reject(new IntakeError(415, 'unsupported-media-type', 'Send multipart/form-data (a questionnaireResponse part and photo parts) or a FHIR transaction Bundle as application/fhir+json.'));
   }
@@ -69,7 +70,11 @@ export function readMultipart(req: Request, limits: MultipartLimits): Promise<Mu
         fail(new IntakeError(413, 'photo-too-large', `The photo '${info.filename ?? field}' is larger than ${(limits.maxFileBytes / 1024 / 1024).toFixed(0)} MB. Send the photo as taken by the phone camera, not an edited or exported high-resolution copy.`, [{ where: field, message: 'too large' }]));
       });
       stream.on('close', () => {
-        if (!failure) files.push({ field, filename: info.filename ?? field, declaredType: info.mimeType, bytes: Buffer.concat(chunks) });
+        if (!failure) {
+          const file = { field, filename: info.filename ?? field, declaredType: info.mimeType, bytes: Buffer.concat(chunks) };
+          files.push(file);
+          onFile?.(file);
+        }
       });
     });
     parser.on('filesLimit', () => {

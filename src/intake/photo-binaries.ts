@@ -1,4 +1,4 @@
-import type { EncodedImage, ProcessedPhoto } from '../images/process-photo';
+import type { EncodedImage, ImageKind } from '../images/process-photo';
 import { PENDING_UPLOAD_HEADER } from '../fhir/store/pending-uploads';
 import type { Caller } from './case-store';
 import type { PhotoBinaries, Ref } from './photo-media';
@@ -22,6 +22,9 @@ import type { PhotoBinaries, Ref } from './photo-media';
  * period if neither happens (a crash between upload and transaction). See src/intake/README.md for
  * what a real Medplum server does instead.
  */
+/** A photo's images: done (ProcessedPhoto) or on their way (StagedPhoto.images). */
+export type PhotoImages = { readonly [K in ImageKind]: EncodedImage | Promise<EncodedImage> };
+
 export class PhotoBinaryUploads {
   private readonly created: string[] = [];
 
@@ -31,10 +34,10 @@ export class PhotoBinaryUploads {
   ) {}
 
   /**
-   * Uploads every image of every photo at once; their `Binary/<id>`s, in the photos' order. When one
+   * Uploads every image of every photo, each as soon as it is encoded; their `Binary/<id>`s, in the photos' order. When one
    * upload fails, the others are let finish (so discard() sees them all) and the first error is thrown.
    */
-  async uploadAll(photos: readonly ProcessedPhoto[]): Promise<PhotoBinaries[]> {
+  async uploadAll(photos: readonly PhotoImages[]): Promise<PhotoBinaries[]> {
     const settled = await Promise.allSettled(photos.flatMap((p) => [this.upload(p.original), this.upload(p.review), this.upload(p.thumbnail)]));
     const ids = settled.map((r) => {
       if (r.status === 'rejected') throw r.reason;
@@ -43,7 +46,9 @@ export class PhotoBinaryUploads {
     return photos.map((_, i) => ({ original: ids[3 * i], review: ids[3 * i + 1], thumbnail: ids[3 * i + 2] }));
   }
 
-  private async upload({ bytes, contentType }: EncodedImage): Promise<string> {
+  /** Starts once the image is there: a photo still being encoded is uploaded image by image. */
+  private async upload(image: EncodedImage | Promise<EncodedImage>): Promise<string> {
+    const { bytes, contentType } = await image;
     const binary = await this.caller.medplum.createBinary(
       { data: bytes, contentType, securityContext: this.patient },
       { headers: { [PENDING_UPLOAD_HEADER]: 'pending' } }

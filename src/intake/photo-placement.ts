@@ -1,6 +1,7 @@
 import type { Coding, Questionnaire, QuestionnaireItem, QuestionnaireResponse, QuestionnaireResponseItem, QuestionnaireResponseItemAnswer } from '@medplum/fhirtypes';
 import { CODE_SYSTEM_URLS } from '../cases/canonical-urls';
 import { IntakeError } from './intake-error';
+import type { StagedPhoto } from '../images/photo-thread';
 
 export type PhotoView = 'overview' | 'close-up' | 'dermoscopic';
 
@@ -11,6 +12,8 @@ export interface PhotoUpload {
   readonly bytes: Buffer;
   readonly deviceName?: string;
   readonly takenAt?: string;
+  /** The pipeline, when it was started as soon as the file arrived (submit-multipart.ts). */
+  readonly staged?: StagedPhoto;
 }
 
 /** Where a photo belongs: its attachment answer in a `photo-set`, and what that set says about it. */

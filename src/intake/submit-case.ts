@@ -4,8 +4,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { QUESTIONNAIRE_URLS } from '../cases/canonical-urls';
 import { assertQuestionnaireResponse } from '../cases/questionnaire-response-check';
 import { PhotoError } from '../images/photo-error';
-import { processPhotoOffThread } from '../images/photo-thread';
-import { checkInput, type ProcessedPhoto } from '../images/process-photo';
+import { processPhotoStaged, type StagedPhoto } from '../images/photo-thread';
+import { checkInput } from '../images/process-photo';
 import { DUE_AFTER_HOURS } from '../triage/rules';
 import type { Ref } from './photo-media';
 import { buildCaseBundle, idOfEntry, SUBMISSION_SYSTEM, type PatientTarget, type StoredPhoto } from './case-bundle';
@@ -36,7 +36,7 @@ export interface SubmitResult {
 const ACCEPTED = new Set<string>([QUESTIONNAIRE_URLS.intake, QUESTIONNAIRE_URLS.econsult]);
 
 /**
- * Validates a submission completely (answers, photo links, every photo through the pipeline)
+ * Validates a submission completely (answers, photo links, every photo decoded by the pipeline)
  * before writing anything; then, through the caller's own MedplumClient, a new Patient (if one is
  * needed), the photos' images as raw Binary uploads (photo-binaries.ts) and the case as one
  * transaction. If anything after the first write fails, what was written is deleted again: nothing
@@ -53,13 +53,11 @@ export async function submitCase(deps: IntakeDeps, caller: Caller, submission: S
   const lookups = Promise.all([matchExistingPatient(caller, given), findSubmitted(caller, keys.all)]);
   let response: QuestionnaireResponse | undefined;
   let placed: PlacedPhoto[] = [];
-  let processing: Promise<ProcessedPhoto[]> | undefined;
+  let staged: StagedPhoto[] | undefined;
   let invalid: unknown;
   try {
     ({ response, placed } = checkSubmission(deps, questionnaire, submission));
-    processing = Promise.all(placed.map((p) => processNamed(deps, p)));
-    // Handled here too: when a retry is answered with its existing case, nobody awaits the photos.
-    processing.catch(() => undefined);
+    staged = placed.map((p) => stageNamed(deps, p));
   } catch (err) {
     invalid = err;
   }
@@ -68,15 +66,18 @@ export async function submitCase(deps: IntakeDeps, caller: Caller, submission: S
     // A retry is answered with its case, whatever its body.
     return { caseId: existing, created: false };
   }
-  if (invalid !== undefined || !response || !processing) {
+  if (invalid !== undefined || !response || !staged) {
     throw invalid;
   }
-  const processed = await processing;
-  // Everything is checked: only now the first write.
+  // Once every photo has decoded, nothing the submitter sent can fail any more: the first write
+  // starts now, while the images are still being encoded, and each image is stored as soon as it
+  // is ready (an encoding that fails after all is a server fault; the writes are undone below).
+  await Promise.all(staged.map((s) => s.decoded));
   const { patient, createdPatient } = await ensurePatient(caller, target);
   const uploads = new PhotoBinaryUploads(caller, patient);
   try {
-    const binaries = await uploads.uploadAll(processed);
+    const binaries = await uploads.uploadAll(staged.map((s) => s.images));
+    const processed = await Promise.all(staged.map((s) => s.done));
     const photos = placed.map((p, i): StoredPhoto => {
       const photo = processed[i];
       p.answer.valueAttachment = { url: binaries[i].original, contentType: photo.original.contentType, size: photo.original.bytes.length, title: p.upload.filename, creation: p.upload.takenAt };
@@ -106,10 +107,19 @@ function checkSubmission(deps: IntakeDeps, questionnaire: Questionnaire, submiss
   return { response, placed };
 }
 
-function processNamed(deps: IntakeDeps, p: PlacedPhoto): Promise<ProcessedPhoto> {
-  return processPhotoOffThread(p.upload.bytes, deps.photoLimits).catch((err: unknown) => {
-    throw err instanceof PhotoError ? new IntakeError(err.status, err.code, `Photo '${p.upload.filename}' (${p.linkId}): ${err.message}`, [{ where: p.upload.ref, message: err.message }]) : err;
-  });
+/** The photo through the pipeline, its failures named after the photo and its question. */
+function stageNamed(deps: IntakeDeps, p: PlacedPhoto): StagedPhoto {
+  const named = <T>(promise: Promise<T>): Promise<T> => {
+    const mapped = promise.catch((err: unknown) => {
+      throw err instanceof PhotoError ? new IntakeError(err.status, err.code, `Photo '${p.upload.filename}' (${p.linkId}): ${err.message}`, [{ where: p.upload.ref, message: err.message }]) : err;
+    });
+    // Handled here too: when a retry is answered with its existing case, nobody awaits the photos.
+    mapped.catch(() => undefined);
+    return mapped;
+  };
+  const staged = p.upload.staged ?? processPhotoStaged(p.upload.bytes, deps.photoLimits);
+  const { original, review, thumbnail } = staged.images;
+  return { decoded: named(staged.decoded), images: { original: named(original), review: named(review), thumbnail: named(thumbnail) }, done: named(staged.done) };
 }
 
 interface CaseParts {

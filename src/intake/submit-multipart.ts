@@ -1,5 +1,6 @@
 import type { Patient, QuestionnaireResponse, Reference } from '@medplum/fhirtypes';
 import type { Request } from 'express';
+import { processPhotoStaged, type StagedPhoto } from '../images/photo-thread';
 import type { IntakeDeps } from './intake-deps';
 import { IntakeError } from './intake-error';
 import { readMultipart, type MultipartBody } from './multipart-upload';
@@ -14,16 +15,27 @@ import type { Submission } from './submit-case';
  * - one file part per photo; optional fields `<part>.deviceName`, `<part>.takenAt` (ISO date-time).
  */
 export async function readMultipartSubmission(req: Request, deps: IntakeDeps): Promise<Submission> {
-  const body = await readMultipart(req, { maxFileBytes: deps.photoLimits.maxBytes, maxFiles: deps.maxPhotos, maxFieldBytes: 2 * 1024 * 1024 });
+  // Each photo goes into the pipeline the moment its part has arrived, not once the whole body
+  // has: on a 12 MB case the first photo starts while the last is still on the wire. Nothing is
+  // written before submitCase has checked everything, so a refused submission only cost CPU.
+  const started = new Map<string, StagedPhoto>();
+  const body = await readMultipart(req, { maxFileBytes: deps.photoLimits.maxBytes, maxFiles: deps.maxPhotos, maxFieldBytes: 2 * 1024 * 1024 }, (file) => {
+    if (!JSON_PARTS.has(file.field) && file.bytes.length > 0 && file.bytes.length <= deps.photoLimits.maxBytes) {
+      started.set(file.field, processPhotoStaged(file.bytes, deps.photoLimits));
+    }
+  });
   return {
     response: jsonField<QuestionnaireResponse>(body, 'questionnaireResponse', true) as QuestionnaireResponse,
     patient: jsonField<Patient | Reference>(body, 'patient', false),
-    uploads: uploadsOf(body),
+    uploads: uploadsOf(body, started),
     idempotencyKey: idempotencyKeyOf(req),
   };
 }
 
-export function uploadsOf(body: MultipartBody): PhotoUpload[] {
+/** Parts that carry JSON, not photos. */
+const JSON_PARTS = new Set(['questionnaireResponse', 'patient']);
+
+export function uploadsOf(body: MultipartBody, started: ReadonlyMap<string, StagedPhoto> = new Map()): PhotoUpload[] {
   const seen = new Set<string>();
   return body.files.map((f) => {
     if (seen.has(f.field)) {
@@ -34,7 +46,14 @@ export function uploadsOf(body: MultipartBody): PhotoUpload[] {
     if (takenAt && Number.isNaN(Date.parse(takenAt))) {
       throw new IntakeError(400, 'invalid-taken-at', `'${f.field}.takenAt' is not an ISO date-time.`, [{ where: `${f.field}.takenAt`, message: 'invalid' }]);
     }
-    return { ref: `cid:${f.field}`, filename: f.filename, bytes: f.bytes, deviceName: body.fields.get(`${f.field}.deviceName`)?.slice(0, 200), takenAt: takenAt ? new Date(takenAt).toISOString() : undefined };
+    return {
+      ref: `cid:${f.field}`,
+      filename: f.filename,
+      bytes: f.bytes,
+      deviceName: body.fields.get(`${f.field}.deviceName`)?.slice(0, 200),
+      takenAt: takenAt ? new Date(takenAt).toISOString() : undefined,
+      staged: started.get(f.field),
+    };
   });
 }
 

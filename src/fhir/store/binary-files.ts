@@ -61,7 +61,9 @@ export class BinaryFiles {
       await rm(temp, { force: true });
       throw err;
     }
-    this.syncDirs(path, created);
+    // On the thread pool too: a new shard is three directory syncs, which on the event loop would
+    // hold up every other request (nine images of a case, ~10 ms).
+    await Promise.all(this.dirsToSync(path, created).map(syncDir));
     return { path, size: bytes.length, claimed: false };
   }
 
@@ -86,7 +88,14 @@ export class BinaryFiles {
       rmSync(temp, { force: true });
       throw err;
     }
-    this.syncDirs(path, created);
+    for (const dir of this.dirsToSync(path, created)) {
+      const fd = openSync(dir, 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
     return { path, size: bytes.length, claimed: false };
   }
 
@@ -143,19 +152,17 @@ export class BinaryFiles {
    * The rename (and any shard directory just created) is durable only once the directories that
    * name them are synced: otherwise a power cut after COMMIT could lose a referenced file.
    */
-  private syncDirs(path: string, created: string | undefined): void {
-    const dirs = [dirname(path)];
-    if (created) {
-      dirs.push(dirname(dirname(path)), this.dir);
-    }
-    for (const dir of dirs) {
-      const fd = openSync(dir, 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
+  private dirsToSync(path: string, created: string | undefined): string[] {
+    return created ? [dirname(path), dirname(dirname(path)), this.dir] : [dirname(path)];
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
