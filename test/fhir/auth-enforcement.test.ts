@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
-import { generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
+import { UnsecuredJWT } from 'jose';
 import request from 'supertest';
+import { forgedToken } from '../support/forged-token';
 import { startTestServer, type TestServer } from '../support/test-server';
 import { assertOutcome, fhirHttp, MRN, refsOf, resourcesOf, unique, type FhirHttp, type Stored } from '../support/fhir-http';
 
@@ -80,32 +81,14 @@ describe('authorization on /fhir/R4', () => {
     });
 
     it('answers 401 to a token signed by another key under the server key id', async () => {
-      const { privateKey } = await generateKeyPair('ES256');
-      const { keys } = server.dermbridge.auth;
-      const forged = await new SignJWT({ client_id: 'attacker', scope: 'system/*.cruds', login_id: randomUUID() })
-        .setProtectedHeader({ alg: keys.alg, kid: keys.kid, typ: 'at+jwt' })
-        .setIssuer(server.baseUrl)
-        .setAudience(`${server.baseUrl}fhir/R4`)
-        .setSubject('ClientApplication/attacker')
-        .setJti(randomUUID())
-        .setIssuedAt()
-        .setExpirationTime('5m')
-        .sign(privateKey);
+      const forged = await forgedToken(server);
       const res = await fhirHttp(server.baseUrl, forged).get(`Patient/${patientA.id}`);
       assertUnauthorized(res);
       assert.match(res.headers['www-authenticate'], /error="invalid_token"/);
     });
 
     it('answers 401 to a token signed by a key the server does not know', async () => {
-      const { privateKey } = await generateKeyPair('ES256');
-      const forged = await new SignJWT({ client_id: 'attacker', scope: 'system/*.cruds' })
-        .setProtectedHeader({ alg: 'ES256', kid: 'attacker-key', typ: 'at+jwt' })
-        .setIssuer(server.baseUrl)
-        .setAudience(`${server.baseUrl}fhir/R4`)
-        .setSubject('ClientApplication/attacker')
-        .setJti(randomUUID())
-        .setExpirationTime('5m')
-        .sign(privateKey);
+      const forged = await forgedToken(server, { kid: 'attacker-key' });
       assertUnauthorized(await fhirHttp(server.baseUrl, forged).get('Patient'));
     });
 

@@ -12,9 +12,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Binary, Observation, Organization, Patient, Practitioner } from '@medplum/fhirtypes';
-import { generateKeyPair, SignJWT } from 'jose';
 import request from 'supertest';
 import { fhirHttp, MRN, unique, type FhirHttp, type Stored } from '../support/fhir-http';
+import { forgedToken } from '../support/forged-token';
 import type { TestServer } from '../support/test-server';
 
 export const PRINCIPALS = ['anonymous', 'expired', 'forged', 'patientA', 'patientB', 'clinician', 'pcpOther', 'systemNarrow', 'systemWide'] as const;
@@ -123,19 +123,4 @@ export async function buildWorld(server: TestServer): Promise<World> {
     client: (principal) => fhirHttp(server.baseUrl, tokens[principal]),
     observationOfA: () => admin.create(observationOf(patientA, `lesion-of-${familyA}`)),
   };
-}
-
-/** Signed with a key the attacker made, under the server's key id and with every scope. */
-async function forgedToken(server: TestServer): Promise<string> {
-  const { privateKey } = await generateKeyPair('ES256');
-  const { keys } = server.dermbridge.auth;
-  return new SignJWT({ client_id: 'attacker', scope: 'system/*.cruds', login_id: randomUUID() })
-    .setProtectedHeader({ alg: keys.alg, kid: keys.kid, typ: 'at+jwt' })
-    .setIssuer(server.baseUrl)
-    .setAudience(`${server.baseUrl}fhir/R4`)
-    .setSubject('ClientApplication/attacker')
-    .setJti(randomUUID())
-    .setIssuedAt()
-    .setExpirationTime('5m')
-    .sign(privateKey);
 }
