@@ -3,6 +3,9 @@ import { PENDING_UPLOAD_HEADER } from '../fhir/store/pending-uploads';
 import type { Caller } from './case-store';
 import type { PhotoBinaries, Ref } from './photo-media';
 
+/** A photo's images: done (ProcessedPhoto) or on their way (StagedPhoto.images). */
+export type PhotoImages = { readonly [K in ImageKind]: EncodedImage | Promise<EncodedImage> };
+
 /**
  * Each photo's three images (the full-resolution original, the review copy and the thumbnail) as
  * Binaries sent as their own raw bytes (`POST Binary` with the image's Content-Type and
@@ -22,9 +25,6 @@ import type { PhotoBinaries, Ref } from './photo-media';
  * period if neither happens (a crash between upload and transaction). See src/intake/README.md for
  * what a real Medplum server does instead.
  */
-/** A photo's images: done (ProcessedPhoto) or on their way (StagedPhoto.images). */
-export type PhotoImages = { readonly [K in ImageKind]: EncodedImage | Promise<EncodedImage> };
-
 export class PhotoBinaryUploads {
   private readonly created: string[] = [];
 
@@ -34,8 +34,9 @@ export class PhotoBinaryUploads {
   ) {}
 
   /**
-   * Uploads every image of every photo, each as soon as it is encoded; their `Binary/<id>`s, in the photos' order. When one
-   * upload fails, the others are let finish (so discard() sees them all) and the first error is thrown.
+   * Uploads every image of every photo, each as soon as it is encoded; their `Binary/<id>`s, in
+   * the photos' order. When one upload fails, the others are let finish (so discard() sees them
+   * all) and the first error is thrown.
    */
   async uploadAll(photos: readonly PhotoImages[]): Promise<PhotoBinaries[]> {
     const settled = await Promise.allSettled(photos.flatMap((p) => [this.upload(p.original), this.upload(p.review), this.upload(p.thumbnail)]));
