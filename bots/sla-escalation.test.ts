@@ -31,4 +31,34 @@ describe('bots/sla-escalation', () => {
     assert.equal(after.priority, 'asap');
     assert.equal(after.meta?.versionId, task.meta?.versionId);
   });
+
+  it('escalates every overdue case however many Tasks are open (pages of 100 overdue ones), and only those', async () => {
+    const patient = (await bed.http.post('Patient', { resourceType: 'Patient', name: [{ family: 'Backlog' }] })).body as { id: string };
+    const task = (due: string, n: number): Task => ({
+      resourceType: 'Task',
+      status: 'requested',
+      intent: 'order',
+      priority: 'routine',
+      code: { coding: [{ system: 'https://dermbridge.example.org/fhir/CodeSystem/derm-case-type', code: 'econsult-review' }] },
+      for: { reference: `Patient/${patient.id}` },
+      description: `backlog ${n}`,
+      restriction: { period: { end: due } },
+    });
+    // The 1,000 not yet due first: the bot once read the first 1,000 open Tasks and never saw the rest.
+    const entries = [
+      ...Array.from({ length: 1000 }, (_, n) => task(new Date(Date.UTC(2030, 0, 3, 0, 0, n)).toISOString(), 1000 + n)),
+      ...Array.from({ length: 230 }, (_, n) => task(new Date(Date.UTC(2030, 0, 1, 0, n)).toISOString(), n)),
+    ].map((resource) => ({ resource, request: { method: 'POST', url: 'Task' } }));
+    const res = await bed.http.post('', { resourceType: 'Bundle', type: 'transaction', entry: entries });
+    assert.equal(res.status, 200, res.text);
+    const result = await run('2030-01-02T00:00:00Z');
+    assert.equal(result.escalated.length, 230, 'every overdue Task, across three pages');
+    assert.ok(result.checked < 300, `only overdue Tasks are read (${result.checked})`);
+    const urgent = ((await bed.http.get(`Task?patient=Patient/${patient.id}&priority=urgent&_count=300`)).body as Bundle<Task>).entry?.map((e) => e.resource as Task) ?? [];
+    assert.equal(urgent.length, 230);
+    assert.ok(urgent.every((t) => Date.parse(t.restriction?.period?.end ?? '') < Date.parse('2030-01-02T00:00:00Z')));
+    const routine = (await bed.http.get(`Task?patient=Patient/${patient.id}&priority=routine&_summary=count`)).body as Bundle;
+    assert.equal(routine.total, 1000, 'nothing not yet due was touched');
+    assert.deepEqual((await run('2030-01-02T00:00:00Z')).escalated, [], 'and once only');
+  });
 });
