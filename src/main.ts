@@ -5,6 +5,8 @@ import { createApp, createMedplumFrontedApp } from './app';
 import { deployBotsToStore } from './bots/deploy-to-store';
 import type { Config } from './config/config';
 import { ConfigError, loadConfig } from './config/load-config';
+import { connectStoreClient, storeConnection } from './client/store-client';
+import { seedDemoCases } from './demo/seed-demo-cases';
 import { seedDemoData } from './demo/seed-demo-data';
 import { seedConformanceResources } from './fhir/seed-conformance';
 import { releaseCoreDefinitions } from './fhir/validation';
@@ -36,6 +38,13 @@ async function startEmbedded(config: Config): Promise<void> {
       { url: config.baseUrl, fhir: `${config.baseUrl}fhir/R4`, dataDir: config.dataDir, demoClientId: config.demoClient.clientId },
       'dermbridge listening'
     );
+    if (config.seedDemoData) {
+      // Through the server's own API, now that it answers: the bots triage them like any case.
+      void connectStoreClient(storeConnection(config))
+        .then((medplum) => seedDemoCases(medplum))
+        .then((cases) => logger.info({ cases }, 'demo cases in the review queue'))
+        .catch((err: unknown) => logger.warn({ err }, 'demo cases not seeded'));
+    }
     logger.info(
       { intake: `${config.baseUrl}intake/`, reviewApp: `${config.baseUrl}ehr`, capabilityStatement: `${config.baseUrl}fhir/R4/metadata` },
       'try these'
