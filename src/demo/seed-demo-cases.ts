@@ -38,11 +38,14 @@ export async function seedDemoCases(medplum: MedplumClient, now = new Date()): P
 }
 
 function demoCase(demo: (typeof DEMO_CASES)[number], at: Date): Bundle {
-  // Fresh urn:uuids per case: the sample's are fixed, and one store holds several copies.
-  const text = readFileSync(SAMPLE_CASE, 'utf8').replace(/urn:uuid:[0-9a-f-]{36}/g, (() => {
-    const fresh = new Map<string, string>();
-    return (m: string) => fresh.get(m) ?? fresh.set(m, `urn:uuid:${randomUUID()}`).get(m) as string;
-  })());
+  // Fresh urn:uuids per case, as every real submission has its own (the sample's are fixed).
+  const fresh = new Map<string, string>();
+  const text = readFileSync(SAMPLE_CASE, 'utf8').replace(/urn:uuid:[0-9a-f-]{36}/g, (urn) => {
+    if (!fresh.has(urn)) {
+      fresh.set(urn, `urn:uuid:${randomUUID()}`);
+    }
+    return fresh.get(urn) as string;
+  });
   const bundle = JSON.parse(text) as Bundle;
   const when = at.toISOString();
   bundle.entry = (bundle.entry ?? []).map((entry): BundleEntry => {
