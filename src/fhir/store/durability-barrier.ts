@@ -31,6 +31,7 @@ export class DurabilityBarrier {
   private fd: number | undefined;
   private syncing = false;
   private waiting: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private afterSync: (() => void)[] = [];
   private failure: StorageSyncError | undefined;
 
   constructor(
@@ -56,6 +57,20 @@ export class DurabilityBarrier {
         this.startSync();
       }
     });
+  }
+
+  /**
+   * Runs `fn` once the sync in flight has ended (at once if none is): a write committed now
+   * would only wait for the next sync anyway, so the group commit holds it back and commits it
+   * with every other write that arrives meanwhile. Never waits longer than one sync, however
+   * busy the disk stays.
+   */
+  whenSyncEnds(fn: () => void): void {
+    if (this.syncing) {
+      this.afterSync.push(fn);
+    } else {
+      fn();
+    }
   }
 
   /** Waits for the sync in flight, then closes the WAL file handle. */
@@ -85,13 +100,17 @@ export class DurabilityBarrier {
       this.syncing = false;
       if (err) {
         this.fail(batch, err);
-        return;
+      } else {
+        for (const w of batch) {
+          w.resolve();
+        }
+        if (this.waiting.length > 0) {
+          this.startSync();
+        }
       }
-      for (const w of batch) {
-        w.resolve();
-      }
-      if (this.waiting.length > 0) {
-        this.startSync();
+      // After a failure too: the held-back writes then meet assertWritable and are refused.
+      for (const fn of this.afterSync.splice(0)) {
+        fn();
       }
     });
   }

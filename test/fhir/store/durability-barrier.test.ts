@@ -76,6 +76,23 @@ describe('DurabilityBarrier', () => {
     assert.throws(() => barrier.assertWritable(), StorageSyncError);
   });
 
+  it('runs a held-back write once the sync in flight ends, and at once when none is', async () => {
+    const held = heldSync();
+    const barrier = new DurabilityBarrier(wal, held.sync);
+    const ran: string[] = [];
+    barrier.whenSyncEnds(() => ran.push('idle'));
+    assert.deepEqual(ran, ['idle']);
+    void barrier.committed();
+    barrier.whenSyncEnds(() => ran.push('after first'));
+    void barrier.committed();
+    assert.deepEqual(ran, ['idle']);
+    held.release(0);
+    assert.deepEqual(ran, ['idle', 'after first'], 'waits for one sync only, though the next one has started');
+    barrier.whenSyncEnds(() => ran.push('after second'));
+    held.release(1, Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
+    assert.deepEqual(ran, ['idle', 'after first', 'after second'], 'also after a failed sync (the write is then refused)');
+  });
+
   it('syncs a real file with fdatasync', async () => {
     const barrier = new DurabilityBarrier(wal);
     await Promise.all([barrier.committed(), barrier.committed(), barrier.committed()]);
@@ -103,6 +120,38 @@ describe('DurabilityBarrier', () => {
       assert.equal(await settled(write), 'pending', 'not acknowledged before the WAL is on disk');
       held.release(0);
       assert.equal(await settled(write), 'resolved');
+    });
+
+    it('holds grouped writes back while the WAL syncs and commits them together when it ends', async () => {
+      const commits: number[] = [];
+      const first = coordinator.grouped(() => db.prepare('INSERT INTO t VALUES (?)').run('a'));
+      while (held.calls() < 1) {
+        await new Promise((r) => setImmediate(r));
+      }
+      const later = [1, 2, 3].map((i) => coordinator.grouped(() => (commits.push(i), db.prepare('INSERT INTO t VALUES (?)').run(`b${i}`))));
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.equal(count(), 1, 'nothing committed while the first sync is in flight');
+      // A transaction is not held back: it commits now, and waits for its own sync.
+      const tx = coordinator.exclusive(async () => db.prepare('INSERT INTO t VALUES (?)').run('c'));
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.equal(count(), 2);
+      held.release(0);
+      assert.equal(await settled(first), 'resolved');
+      while (count() < 5) {
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.deepEqual(commits, [1, 2, 3]);
+      assert.deepEqual(await Promise.all(later.map(settled)), ['pending', 'pending', 'pending'], 'acknowledged only after their own sync');
+      held.release(1);
+      assert.equal(await settled(tx), 'resolved');
+      assert.equal(held.calls(), 3, 'the held-back writes committed after the second sync began: one sync more, for all three');
+      assert.deepEqual(await Promise.all(later.map(settled)), ['pending', 'pending', 'pending']);
+      held.release(2);
+      assert.deepEqual(await Promise.all(later.map(settled)), ['resolved', 'resolved', 'resolved']);
     });
 
     it('answers a transaction only after the sync, and commits the next one meanwhile', async () => {
