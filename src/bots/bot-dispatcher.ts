@@ -37,6 +37,8 @@ const MAX_ATTEMPTS_EXT = 'https://medplum.com/fhir/StructureDefinition/subscript
 const CURSOR = 'change_log';
 const SCHEDULE_PREFIX = 'schedule:';
 const BATCH = 200;
+/** How often a cursor that only moved past changes owing nothing is saved. */
+const CURSOR_SAVE_INTERVAL_MS = 1000;
 
 /**
  * Runs bots for committed changes, as Medplum's server does for rest-hook Subscriptions whose
@@ -51,6 +53,10 @@ export class BotDispatcher {
   private subscriptions: Subscription[] | undefined;
   private client: MedplumClient | undefined;
   private connectFailingSince: number | undefined;
+  /** The change_log position read up to; the saved one may lag behind it by changes that owed nothing. */
+  private cursor: number | undefined;
+  private cursorSaved: number | undefined;
+  private cursorSavedAt = 0;
   private pumping: Promise<void> | undefined;
   private again = false;
   private stopped = false;
@@ -74,6 +80,12 @@ export class BotDispatcher {
     clearTimeout(this.timer);
     clearInterval(this.scheduleTimer);
     await this.pumping;
+    const cursor = this.cursor;
+    if (cursor !== undefined && cursor !== this.cursorSaved) {
+      await this.deps.store.coordinator
+        .grouped(() => this.tables.upsertCursor.run(CURSOR, cursor))
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'bot cursor not saved at stop; the next start re-reads changes that owed nothing'));
+    }
   }
 
   /** Resolves when nothing is owed right now (pending retries in the future do not count). */
@@ -184,7 +196,7 @@ export class BotDispatcher {
 
   /** Matches the next committed changes against the active subscriptions; true if it moved the cursor. */
   private async enqueueChanges(): Promise<boolean> {
-    const cursor = (this.tables.selectCursor.get(CURSOR) as { value: number } | undefined)?.value ?? 0;
+    const cursor = (this.cursor ??= (this.tables.selectCursor.get(CURSOR) as { value: number } | undefined)?.value ?? 0);
     const changes = this.tables.selectChanges.all(cursor, BATCH) as unknown as CommittedChange[];
     if (changes.length === 0) {
       return false;
@@ -208,6 +220,14 @@ export class BotDispatcher {
       }
     }
     const last = changes[changes.length - 1].seq;
+    if (owed.length === 0 && Date.now() - this.cursorSavedAt < CURSOR_SAVE_INTERVAL_MS) {
+      // Nothing to deliver: saving the cursor is only a shortcut for the next start-up, which
+      // would otherwise re-read these changes and again find nothing owed. Saving it once a
+      // second instead of once per commit spares every unrelated write a second transaction.
+      this.cursor = last;
+      return true;
+    }
+    this.cursorSavedAt = Date.now();
     const now = new Date().toISOString();
     await this.deps.store.coordinator.grouped(() => {
       for (const [change, subscription] of owed) {
@@ -227,6 +247,8 @@ export class BotDispatcher {
       }
       this.tables.upsertCursor.run(CURSOR, last);
     });
+    // Only now: had the write failed, these changes' deliveries would be owed still.
+    this.cursor = this.cursorSaved = last;
     return true;
   }
 

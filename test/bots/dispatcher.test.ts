@@ -3,6 +3,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import request from 'supertest';
 import { BOT_HANDLERS } from '../../src/bots/bot-catalog';
 import { SqliteRepository } from '../../src/fhir/store/sqlite-repository';
@@ -98,7 +99,20 @@ describe('bot dispatcher: restart catch-up', () => {
       const first = await startTestServer({ dataDir });
       const firstHttp = fhirHttp(first.baseUrl, await first.adminToken());
       await waitFor(async () => ((await firstHttp.get('Subscription?status=active')).body as Bundle).entry?.length || undefined);
+      // Writes no bot watches: while running, the cursor is saved at most once a second for them;
+      // a clean stop saves where it got to.
+      for (let i = 0; i < 20; i++) {
+        assert.equal((await firstHttp.post('Patient', { resourceType: 'Patient', name: [{ family: `Unwatched${i}` }] })).status, 201);
+      }
       await first.close();
+      const saved = new DatabaseSync(join(dataDir, 'dermbridge.sqlite'), { readOnly: true });
+      try {
+        const cursor = saved.prepare("SELECT value FROM bot_cursor WHERE name = 'change_log'").get() as { value: number };
+        const last = saved.prepare('SELECT max(seq) AS seq FROM change_log').get() as { seq: number };
+        assert.equal(cursor.value, last.seq);
+      } finally {
+        saved.close();
+      }
 
       // A crash right after commit: the case is in the store, no bot ever ran for it.
       const store = new SqliteStore({ path: join(dataDir, 'dermbridge.sqlite'), baseUrl: 'http://127.0.0.1/' });
