@@ -151,6 +151,7 @@ export function createApp(config: Config, options: AppOptions = {}): DermbridgeA
     reaper,
     async close() {
       await reaper.stop();
+      audit.stop();
       await store.close();
       authDb.close();
     },

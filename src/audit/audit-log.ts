@@ -5,6 +5,7 @@ import type { SqliteStore } from '../fhir/store/sqlite-store';
 import type { AuditEntry, AuditSink } from './audit-entry';
 
 const ACTION_TO_SUBTYPE_SYSTEM = 'http://hl7.org/fhir/restful-interaction';
+const FOLD_INTERVAL_MS = 500;
 
 /**
  * The audit trail, in its own append-only table of the store's database rather than as indexed
@@ -15,6 +16,13 @@ const ACTION_TO_SUBTYPE_SYSTEM = 'http://hl7.org/fhir/restful-interaction';
 export class AuditLog implements AuditSink {
   private readonly insert: StatementSync;
   private readonly insertPatient: StatementSync;
+  private readonly insertRecent: StatementSync;
+  private readonly foldRecent: StatementSync;
+  private readonly clearRecent: StatementSync;
+  private readonly folder: NodeJS.Timeout;
+  /** Rows may be waiting in audit_patient_recent (true at start: a previous run may have left some). */
+  private unfolded = true;
+  private folding = false;
 
   constructor(private readonly store: SqliteStore) {
     store.writer.exec(`
@@ -36,9 +44,24 @@ export class AuditLog implements AuditSink {
         seq INTEGER NOT NULL,
         PRIMARY KEY (patient, seq)
       ) WITHOUT ROWID;
+      -- The patients of the latest events, appended in commit order and folded into audit_patient
+      -- every half second (see fold()).
+      CREATE TABLE IF NOT EXISTS audit_patient_recent (patient TEXT NOT NULL, seq INTEGER NOT NULL);
     `);
     this.insert = store.writer.prepare('INSERT INTO audit_event (id, recorded, agent, patient, content) VALUES (?, ?, ?, ?, ?)');
     this.insertPatient = store.writer.prepare('INSERT INTO audit_patient (patient, seq) VALUES (?, ?)');
+    this.insertRecent = store.writer.prepare('INSERT INTO audit_patient_recent (patient, seq) VALUES (?, ?)');
+    this.foldRecent = store.writer.prepare(
+      'INSERT OR IGNORE INTO audit_patient (patient, seq) SELECT patient, seq FROM audit_patient_recent ORDER BY patient, seq'
+    );
+    this.clearRecent = store.writer.prepare('DELETE FROM audit_patient_recent');
+    this.folder = setInterval(() => this.fold(), FOLD_INTERVAL_MS);
+    this.folder.unref();
+  }
+
+  /** Stops folding (before the store closes); what is still recent stays searchable and is folded at the next start. */
+  stop(): void {
+    clearInterval(this.folder);
   }
 
   /**
@@ -62,16 +85,42 @@ export class AuditLog implements AuditSink {
     const content = JSON.stringify(event);
     const patients = [...new Set(entry.patients)];
     // The event is stored once: a search page touching 50 patients used to store its JSON 50
-    // times, which made the audit write most of the cost of the read it audits. A single patient
-    // stays on the row (the common case, one index); more go to audit_patient.
+    // times. Its patients are appended to audit_patient_recent rather than inserted into the
+    // (patient, seq) index: fifty patients are fifty random pages of that index, each copied to
+    // the WAL at every commit (a review-queue page spent as long committing its audit as running
+    // its query). Appended, they fill one page; fold() moves them over in patient order.
     return this.store.coordinator.grouped(() => {
-      const seq = Number(this.insert.run(event.id as string, event.recorded, entry.agent, patients.length === 1 ? patients[0] : null, content).lastInsertRowid);
-      if (patients.length > 1) {
-        for (const patient of patients) {
-          this.insertPatient.run(patient, seq);
-        }
+      const seq = Number(this.insert.run(event.id as string, event.recorded, entry.agent, null, content).lastInsertRowid);
+      for (const patient of patients) {
+        this.insertRecent.run(patient, seq);
       }
+      this.unfolded ||= patients.length > 0;
     });
+  }
+
+  /**
+   * Moves the recent patients into audit_patient, sorted, in one grouped write: a page of the
+   * index is written once per fold for all the events that touched it. Runs every half second
+   * when there is something to fold; searches read both tables, so nothing is ever unfindable.
+   */
+  fold(): Promise<void> {
+    if (!this.unfolded || this.folding) {
+      return Promise.resolve();
+    }
+    this.unfolded = false;
+    this.folding = true;
+    return this.store.coordinator
+      .grouped(() => {
+        this.foldRecent.run();
+        this.clearRecent.run();
+      })
+      .catch(() => {
+        // The rows stay in audit_patient_recent, where searches find them; the next fold retries.
+        this.unfolded = true;
+      })
+      .finally(() => {
+        this.folding = false;
+      });
   }
 
   /** AuditEvents newest first, optionally for one patient or agent and since a time. */
@@ -79,8 +128,9 @@ export class AuditLog implements AuditSink {
     const where: string[] = [];
     const args: string[] = [];
     if (query.patient) {
-      where.push('(patient = ? OR seq IN (SELECT seq FROM audit_patient WHERE patient = ?))');
-      args.push(query.patient, query.patient);
+      // `patient = ?`: events recorded before the recent table existed kept one patient on the row.
+      where.push('(patient = ? OR seq IN (SELECT seq FROM audit_patient WHERE patient = ?) OR seq IN (SELECT seq FROM audit_patient_recent WHERE patient = ?))');
+      args.push(query.patient, query.patient, query.patient);
     }
     if (query.agent) {
       where.push('agent = ?');

@@ -90,6 +90,26 @@ describe('GET /fhir/R4/AuditEvent', () => {
     assert.ok(events.every((e) => e.outcome === '0' && names(e, `Observation/${created.id}`)));
   });
 
+  it('finds a search page under each patient it returned, before and after the patients are folded into the index', async () => {
+    const others = await Promise.all(
+      [1, 2].map((i) => admin.create<Patient>({ resourceType: 'Patient', identifier: [{ system: MRN, value: unique(`page${i}`) }] }))
+    );
+    const ids = [patient.id, ...others.map((p) => p.id)];
+    const { fhir, agent } = await clinician();
+    assert.equal((await fhir.search(`Patient?_id=${ids.join(',')}`)).entry?.length, 3);
+    const { audit, store } = server.dermbridge;
+    const recentRows = (): number => (store.reader.prepare('SELECT count(*) AS n FROM audit_patient_recent').get() as { n: number }).n;
+    const eventsOfEach = async (): Promise<number[]> =>
+      Promise.all(ids.map(async (id) => byAgent(await auditEvents(`patient=Patient/${id}`), agent).length));
+    assert.ok(recentRows() >= 3, 'appended, not yet folded');
+    assert.deepEqual(await eventsOfEach(), [1, 1, 1]);
+    await audit.fold();
+    assert.equal(recentRows(), 0);
+    assert.deepEqual(await eventsOfEach(), [1, 1, 1], 'the same event, now found through audit_patient');
+    await audit.fold();
+    assert.deepEqual(await eventsOfEach(), [1, 1, 1], 'a fold with nothing new changes nothing');
+  });
+
   it('finds the events of one agent with ?agent=', async () => {
     const { fhir, agent } = await clinician();
     await fhir.get(`Patient/${patient.id}`);
