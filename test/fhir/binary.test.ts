@@ -79,6 +79,23 @@ describe('/fhir/R4/Binary', () => {
       assertOutcome(await fhir.post('Binary', { resourceType: 'Binary', contentType: 'image/png', data: '**not base64**' }), 400);
       assert.equal((await fhir.search('Binary?_total=accurate')).total, countBefore);
     });
+
+    it('answers 400 to unpadded base64 and to base64url (FHIR base64Binary is padded RFC 4648), naming what to fix', async () => {
+      const bytes = Buffer.from('dermbridge');
+      for (const data of [bytes.toString('base64').replace(/=+$/, ''), Buffer.from([0xfb, 0xff, 0xbf]).toString('base64url'), 'QQ==QUFB']) {
+        const res = await fhir.post('Binary', { resourceType: 'Binary', contentType: 'application/octet-stream', data });
+        assertOutcome(res, 400);
+        assert.match(JSON.stringify(res.body), /padded with = to a multiple of 4/, data);
+      }
+    });
+
+    it('accepts base64 broken into MIME lines, as the base64Binary pattern allows', async () => {
+      const bytes = randomBytes(300);
+      const data = bytes.toString('base64').replace(/(.{76})/g, '$1\r\n');
+      const created = await fhir.create<Binary>({ resourceType: 'Binary', contentType: 'application/pdf', data });
+      const raw = await downloadRaw(created.id, 'application/pdf');
+      assert.ok(Buffer.compare(raw.body as Buffer, bytes) === 0);
+    });
   });
 
   describe('GET /fhir/R4/Binary/:id', () => {

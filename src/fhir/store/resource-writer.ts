@@ -254,24 +254,22 @@ export function splitBinary<T extends Resource>(resource: T): { stored: T; bytes
     return { stored: resource };
   }
   // Buffer.from would silently skip characters that are not base64: checked, cheaply for the
-  // common case (a regex pass over a photo's megabytes costs more than decoding it).
-  const bytes = typeof data === 'string' ? decodePlainBase64(data) : undefined;
-  if (bytes) {
-    return { stored: rest as T, bytes };
+  // common case (a regex pass over a photo's megabytes costs more than decoding it). Whitespace
+  // (MIME line breaks) is allowed by FHIR's base64Binary pattern, so a second try without it.
+  const bytes = typeof data === 'string' ? (decodePlainBase64(data) ?? decodePlainBase64(data.replace(/\s+/g, ''))) : undefined;
+  if (!bytes) {
+    throw new OperationOutcomeError(
+      badRequest('Binary.data is not valid base64 (RFC 4648 alphabet, padded with = to a multiple of 4 characters)', 'Binary.data')
+    );
   }
-  if (typeof data !== 'string' || !BASE64.test(data)) {
-    throw new OperationOutcomeError(badRequest('Binary.data is not valid base64', 'Binary.data'));
-  }
-  return { stored: rest as T, bytes: Buffer.from(data, 'base64') };
+  return { stored: rest as T, bytes };
 }
 
-const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
-
 /**
- * Base64 without line breaks, decoded and checked in one go: 4 characters must give exactly 3 bytes
- * (less the padding), so a character the decoder skipped shows in the length. The base64url
- * characters, which the decoder would take, are refused first. Undefined: not this form (the caller
- * falls back to the full pattern, which also allows line breaks).
+ * Base64 without whitespace, decoded and checked in one go: 4 characters must give exactly 3 bytes
+ * (less the padding), so a character the decoder skipped shows in the length, and unpadded input
+ * (which FHIR's base64Binary pattern does not allow) fails the length test. The base64url
+ * characters, which the decoder would take, are refused first.
  */
 function decodePlainBase64(data: string): Buffer | undefined {
   if (data.length % 4 !== 0 || data.includes('-') || data.includes('_')) {
