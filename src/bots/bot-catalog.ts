@@ -20,6 +20,11 @@ export interface BotDefinition {
   readonly triggers: readonly BotTrigger[];
   /** Scheduled bots: run every `everyMinutes` (Medplum: Bot cronString). */
   readonly everyMinutes?: number;
+  /**
+   * The embedded dispatcher runs this bot's queued runs ahead of the others': a case's triage
+   * decides how soon a dermatologist sees it, photo-quality feedback can wait a moment.
+   */
+  readonly runsFirst?: boolean;
 }
 
 export const BOT_IDENTIFIER_SYSTEM = 'https://dermbridge.example.org/fhir/sid/bot';
@@ -33,6 +38,7 @@ export const BOT_DEFINITIONS: readonly BotDefinition[] = [
     name: 'triage',
     description: 'Applies the triage rules to a case: priority, due date, RiskAssessment, P0 emergency advice.',
     triggers: [{ criteria: 'QuestionnaireResponse?status=completed,amended' }, { criteria: 'Media' }, { criteria: 'ServiceRequest' }],
+    runsFirst: true,
   },
   {
     name: 'photo-quality',

@@ -8,7 +8,7 @@ import type { CommittedChange, SqliteStore } from '../fhir/store/sqlite-store';
 import type { BotDefinition, BotHandler } from './bot-catalog';
 import { BOT_IDENTIFIER_SYSTEM } from './bot-catalog';
 import type { DeliveryRow } from './dispatch-tables';
-import { DispatchTables } from './dispatch-tables';
+import { DispatchTables, RUNS_FIRST, RUNS_ORDINARY } from './dispatch-tables';
 
 export interface DispatcherDeps {
   readonly store: SqliteStore;
@@ -56,6 +56,9 @@ export class BotDispatcher {
   /** The change_log position read up to; the saved one may lag behind it by changes that owed nothing. */
   private cursor: number | undefined;
   private cursorSaved: number | undefined;
+  /** Set with `subscriptions`: the types some subscription watches, and each Bot's run priority. */
+  private watchedTypes: Set<string> | undefined;
+  private botPriority = new Map<string, number>();
   private cursorSavedAt = 0;
   private pumping: Promise<void> | undefined;
   private again = false;
@@ -128,7 +131,7 @@ export class BotDispatcher {
   async enqueueRun(botId: string, maxAttempts = this.retry.maxAttempts): Promise<void> {
     const now = new Date().toISOString();
     await this.deps.store.coordinator.grouped(() =>
-      this.tables.insertDelivery.run(null, null, botId, null, null, null, 'scheduled', maxAttempts, Date.now(), now, now)
+      this.tables.insertDelivery.run(null, null, botId, null, null, null, 'scheduled', maxAttempts, Date.now(), now, now, RUNS_ORDINARY)
     );
     this.kick();
   }
@@ -136,6 +139,12 @@ export class BotDispatcher {
   private onCommitted(changes: CommittedChange[]): void {
     if (changes.some((c) => c.resourceType === 'Subscription' || c.resourceType === 'Bot')) {
       this.subscriptions = undefined;
+    }
+    // A commit of types no bot watches owes nothing: no pump (its queries and, once a second, a
+    // cursor save) for every unrelated write. The cursor passes those changes on the next pump.
+    const watched = this.watchedTypes;
+    if (this.subscriptions && watched && !changes.some((c) => watched.has(c.resourceType))) {
+      return;
     }
     this.kick();
   }
@@ -174,6 +183,11 @@ export class BotDispatcher {
           return;
         }
         await this.deliver(delivery);
+        if (this.again) {
+          // New commits: their runs are enqueued and the order recomputed before the next run,
+          // so a new case's triage need not wait behind older cases' photo checks.
+          break;
+        }
       }
       if (!enqueued && due.length === 0 && !this.again) {
         break;
@@ -203,7 +217,7 @@ export class BotDispatcher {
     }
     const subscriptions = await this.activeSubscriptions();
     const owed: [CommittedChange, Subscription][] = [];
-    const watchedTypes = new Set(subscriptions.map((s) => (s.criteria ?? '').split('?')[0]));
+    const watchedTypes = this.watchedTypes ?? new Set<string>();
     for (const change of changes) {
       // Deletes are not dispatched (no bot subscribes to them); unwatched types are not even read.
       if (change.interaction === 'delete' || !watchedTypes.has(change.resourceType)) {
@@ -242,7 +256,8 @@ export class BotDispatcher {
           maxAttemptsOf(subscription) ?? this.retry.maxAttempts,
           Date.now(),
           now,
-          now
+          now,
+          this.botPriority.get(botIdOf(subscription) as string) ?? RUNS_ORDINARY
         );
       }
       this.tables.upsertCursor.run(CURSOR, last);
@@ -276,7 +291,14 @@ export class BotDispatcher {
   private async activeSubscriptions(): Promise<Subscription[]> {
     if (!this.subscriptions) {
       const all = await this.deps.repo.searchResources<Subscription>(parseSearchRequest('Subscription?status=active&_count=1000'));
-      this.subscriptions = all.filter((s) => s.channel?.type === 'rest-hook' && botIdOf(s));
+      const subscriptions = all.filter((s) => s.channel?.type === 'rest-hook' && botIdOf(s));
+      const first = new Set(this.deps.definitions.filter((d) => d.runsFirst).map((d) => d.name));
+      const bots = await this.deps.repo.searchResources<Bot>(parseSearchRequest('Bot?_count=1000'));
+      this.botPriority = new Map(
+        bots.map((bot) => [bot.id as string, first.has(bot.identifier?.find((i) => i.system === BOT_IDENTIFIER_SYSTEM)?.value ?? '') ? RUNS_FIRST : RUNS_ORDINARY])
+      );
+      this.watchedTypes = new Set(subscriptions.map((s) => (s.criteria ?? '').split('?')[0]));
+      this.subscriptions = subscriptions;
     }
     return this.subscriptions;
   }

@@ -17,10 +17,15 @@ export interface DeliveryRow {
   readonly lastError: string | null;
   readonly created: string;
   readonly updated: string;
+  /** Lower runs first (RUNS_FIRST for bots that decide how soon a case is seen). */
+  readonly priority: number;
 }
 
+export const RUNS_FIRST = 0;
+export const RUNS_ORDINARY = 1;
+
 const COLUMNS = `id, seq, subscription, bot, resource_type AS resourceType, resource_id AS resourceId, version_id AS versionId,
-  interaction, status, attempts, max_attempts AS maxAttempts, next_at AS nextAt, last_error AS lastError, created, updated`;
+  interaction, status, attempts, max_attempts AS maxAttempts, next_at AS nextAt, last_error AS lastError, created, updated, priority`;
 
 /**
  * The dispatcher's durable state, in the store's own database (like the audit log): the cursor
@@ -61,19 +66,25 @@ export class DispatchTables {
         last_error TEXT,
         created TEXT NOT NULL,
         updated TEXT NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 1,
         UNIQUE (seq, subscription)
       );
       CREATE INDEX IF NOT EXISTS bot_delivery_due ON bot_delivery (status, next_at);
     `);
+    // Stores created before runs had a priority: every queued run keeps the ordinary one.
+    const columns = writer.prepare('PRAGMA table_info(bot_delivery)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'priority')) {
+      writer.exec('ALTER TABLE bot_delivery ADD COLUMN priority INTEGER NOT NULL DEFAULT 1');
+    }
     this.selectCursor = writer.prepare('SELECT value FROM bot_cursor WHERE name = ?');
     this.upsertCursor = writer.prepare('INSERT INTO bot_cursor (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value');
     this.selectChanges = reader.prepare(
       'SELECT seq, type AS resourceType, id, version_id AS versionId, interaction FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?'
     );
     this.insertDelivery = writer.prepare(`INSERT OR IGNORE INTO bot_delivery
-      (seq, subscription, bot, resource_type, resource_id, version_id, interaction, status, attempts, max_attempts, next_at, created, updated)
-      VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`);
-    this.selectDue = writer.prepare(`SELECT ${COLUMNS} FROM bot_delivery WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?`);
+      (seq, subscription, bot, resource_type, resource_id, version_id, interaction, status, attempts, max_attempts, next_at, created, updated, priority)
+      VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)`);
+    this.selectDue = writer.prepare(`SELECT ${COLUMNS} FROM bot_delivery WHERE status = 'pending' AND next_at <= ? ORDER BY priority, id LIMIT ?`);
     this.selectNextDue = writer.prepare(`SELECT MIN(next_at) AS nextAt FROM bot_delivery WHERE status = 'pending'`);
     this.deleteDelivery = writer.prepare('DELETE FROM bot_delivery WHERE id = ?');
     this.markFailed = writer.prepare('UPDATE bot_delivery SET status = ?, attempts = ?, next_at = ?, last_error = ?, updated = ? WHERE id = ?');
