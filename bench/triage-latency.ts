@@ -71,6 +71,18 @@ async function main(): Promise<void> {
   };
   await Promise.all(Array.from({ length: Number(values.concurrency) }, worker));
   const seconds = (performance.now() - started) / 1000;
+  // Triage runs first (bot-catalog.ts `runsFirst`): the other bots' runs (photo quality) may still
+  // be queued when the last case is triaged. The case is fully processed when the queue is empty.
+  const lastTriaged = performance.now();
+  for (;;) {
+    const res = await fetch(`${server.baseUrl}/admin/bot-runs/queue`, { headers });
+    const queue = (await res.json()) as { pending: { runs: number }[]; changesBehind: number };
+    if (queue.pending.length === 0 && queue.changesBehind === 0) {
+      break;
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  const drainMs = performance.now() - lastTriaged;
   await server.stop();
   const summary = (xs: number[]): Record<string, number | undefined> => {
     const sorted = [...xs].sort((a, b) => a - b);
@@ -83,6 +95,8 @@ async function main(): Promise<void> {
     commitToTriagedVersionMs: summary(serverSide),
     observedByPollingMs: { ...summary(latencies), pollMs },
     casesPerMinute: (latencies.length / seconds) * 60,
+    otherBotRunsDoneAfterLastTriageMs: Math.round(drainMs),
+    casesFullyProcessedPerMinute: (latencies.length / (seconds + drainMs / 1000)) * 60,
   };
   console.log(`\n${JSON.stringify(result, null, 2)}`);
   mkdirSync(join(__dirname, 'results'), { recursive: true });

@@ -7,7 +7,7 @@ import type { SqliteRepository } from '../fhir/store/sqlite-repository';
 import type { CommittedChange, SqliteStore } from '../fhir/store/sqlite-store';
 import type { BotDefinition, BotHandler } from './bot-catalog';
 import { BOT_IDENTIFIER_SYSTEM } from './bot-catalog';
-import type { DeliveryRow } from './dispatch-tables';
+import type { DeliveryRow, QueuedRuns } from './dispatch-tables';
 import { DispatchTables, RUNS_FIRST, RUNS_ORDINARY } from './dispatch-tables';
 
 export interface DispatcherDeps {
@@ -112,6 +112,18 @@ export class BotDispatcher {
 
   listDeadLetters(limit = 100): DeliveryRow[] {
     return this.tables.selectDead.all(limit) as unknown as DeliveryRow[];
+  }
+
+  /**
+   * How far behind the bots are: runs queued per bot (due now or waiting for a retry) and the
+   * committed changes not yet matched against the subscriptions.
+   */
+  queue(): { readonly pending: QueuedRuns[]; readonly changesBehind: number } {
+    const cursor = this.cursor ?? (this.tables.selectCursor.get(CURSOR) as { value: number } | undefined)?.value ?? 0;
+    return {
+      pending: this.tables.selectQueue.all() as unknown as QueuedRuns[],
+      changesBehind: (this.tables.countChangesAfter.get(cursor) as { n: number }).n,
+    };
   }
 
   /** Runs that failed at least once and wait for their next attempt. */

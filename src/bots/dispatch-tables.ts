@@ -21,6 +21,16 @@ export interface DeliveryRow {
   readonly priority: number;
 }
 
+/** Queued runs of one bot, for an operator: how many, how many failed once already, the oldest. */
+export interface QueuedRuns {
+  readonly bot: string;
+  readonly priority: number;
+  readonly runs: number;
+  readonly retrying: number;
+  /** When the oldest of them was queued (ISO instant). */
+  readonly oldest: string;
+}
+
 export const RUNS_FIRST = 0;
 export const RUNS_ORDINARY = 1;
 
@@ -46,6 +56,8 @@ export class DispatchTables {
   readonly selectRetrying: StatementSync;
   readonly selectOne: StatementSync;
   readonly replay: StatementSync;
+  readonly selectQueue: StatementSync;
+  readonly countChangesAfter: StatementSync;
 
   constructor(writer: DatabaseSync, reader: DatabaseSync) {
     writer.exec(`
@@ -91,6 +103,11 @@ export class DispatchTables {
     this.selectDead = writer.prepare(`SELECT ${COLUMNS} FROM bot_delivery WHERE status = 'dead' ORDER BY id LIMIT ?`);
     this.selectRetrying = writer.prepare(`SELECT ${COLUMNS} FROM bot_delivery WHERE status = 'pending' AND attempts > 0 ORDER BY id LIMIT ?`);
     this.selectOne = writer.prepare(`SELECT ${COLUMNS} FROM bot_delivery WHERE id = ?`);
+    this.selectQueue = writer.prepare(
+      `SELECT bot, priority, count(*) AS runs, sum(attempts > 0) AS retrying, min(created) AS oldest FROM bot_delivery
+       WHERE status = 'pending' GROUP BY bot, priority ORDER BY priority, bot`
+    );
+    this.countChangesAfter = writer.prepare('SELECT count(*) AS n FROM change_log WHERE seq > ?');
     this.replay = writer.prepare(`UPDATE bot_delivery SET status = 'pending', attempts = 0, next_at = ?, updated = ? WHERE id = ? AND status = 'dead'`);
   }
 }

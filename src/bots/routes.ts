@@ -7,7 +7,8 @@ import type { BotDispatcher } from './bot-dispatcher';
 
 /**
  * `/admin/dead-letters`: bot runs that failed every attempt, for an operator to list and replay;
- * `/admin/bot-runs/retrying`: runs that failed and wait for their next attempt.
+ * `/admin/bot-runs/retrying`: runs that failed and wait for their next attempt;
+ * `/admin/bot-runs/queue`: how far behind the bots are (queued runs per bot, unmatched changes).
  * Wiring only. Admin means a system-level grant that may update Bots (not a patient token).
  */
 export function createBotAdminRoutes(dispatcher: BotDispatcher, bearer: RequestHandler, authorize: Authorize): Router {
@@ -29,6 +30,9 @@ export function createBotAdminRoutes(dispatcher: BotDispatcher, bearer: RequestH
   r.get('/bot-runs/retrying', (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number(req.query._count ?? 100) || 100));
     res.json({ retrying: dispatcher.listRetrying(limit) });
+  });
+  r.get('/bot-runs/queue', (_req, res) => {
+    res.json(dispatcher.queue());
   });
   r.post('/dead-letters/:id/replay', async (req, res) => {
     const id = Number(req.params.id);

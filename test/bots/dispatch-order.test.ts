@@ -24,7 +24,11 @@ describe('bot dispatcher: run order', () => {
   const recorder =
     (name: string): BotHandler =>
     async (_medplum, event) => {
-      runs.push(`${name}:${(event.input as Basic).code?.text}`);
+      const text = (event.input as Basic).code?.text;
+      if (text === 'fails') {
+        throw new Error('fails on purpose');
+      }
+      runs.push(`${name}:${text}`);
     };
   const definitions: BotDefinition[] = [
     { name: 'test-later', description: 'queued first, runs after', triggers: [{ criteria: 'Basic' }] },
@@ -48,6 +52,8 @@ describe('bot dispatcher: run order', () => {
       ]),
       // The recording bots never call the store: a real client that is never used.
       connect: async () => new MedplumClient({ baseUrl: 'http://127.0.0.1:9/', fetch: () => Promise.reject(new Error('unused')) }),
+      // A failed run waits a minute for its retry: long enough to be seen queued.
+      retry: { maxAttempts: 3, baseDelayMs: 60_000, maxDelayMs: 60_000, timeoutMs: 10_000 },
     });
   });
 
@@ -63,9 +69,30 @@ describe('bot dispatcher: run order', () => {
     for (const n of [1, 2, 3]) {
       await repo.createResource<Basic>({ resourceType: 'Basic', code: { text: `case ${n}` } });
     }
+    assert.ok(dispatcher.queue().changesBehind >= 3, 'the three changes (and the seeded Bots) are not matched yet');
     dispatcher.start();
     await waitFor(async () => (runs.length === 6 ? true : undefined), 10_000, 'six runs');
     assert.deepEqual(runs, ['first:case 1', 'first:case 2', 'first:case 3', 'later:case 1', 'later:case 2', 'later:case 3']);
+    await dispatcher.idle();
+    assert.deepEqual(dispatcher.queue(), { pending: [], changesBehind: 0 });
+  });
+
+  it('lists a failed run waiting for its retry in the queue, under its bot and priority', async () => {
+    runs.length = 0;
+    await repo.createResource<Basic>({ resourceType: 'Basic', code: { text: 'fails' } });
+    const queued = await waitFor(async () => {
+      const { pending } = dispatcher.queue();
+      return pending.length === 2 && pending.every((p) => p.retrying === 1) ? pending : undefined;
+    }, 10_000, 'two retrying runs');
+    assert.deepEqual(
+      queued.map((q) => [q.priority, q.runs]),
+      [
+        [0, 1],
+        [1, 1],
+      ]
+    );
+    assert.ok(Date.parse(queued[0].oldest) <= Date.now());
+    await store.coordinator.grouped(() => store.writer.exec("DELETE FROM bot_delivery WHERE status = 'pending'"));
   });
 
   it('still delivers a watched change that follows writes no bot watches', async () => {
