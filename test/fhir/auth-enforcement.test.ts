@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
 import { UnsecuredJWT } from 'jose';
 import request from 'supertest';
+import { observationOf } from '../security/authorization-fixture';
 import { forgedToken } from '../support/forged-token';
 import { startTestServer, type TestServer } from '../support/test-server';
 import { assertOutcome, fhirHttp, MRN, refsOf, resourcesOf, unique, type FhirHttp, type Stored } from '../support/fhir-http';
@@ -28,13 +29,6 @@ describe('authorization on /fhir/R4', () => {
   const root = (): string => server.baseUrl.replace(/\/$/, '');
   const as = async (scopes: string[], patientId?: string): Promise<FhirHttp> =>
     fhirHttp(server.baseUrl, await server.token({ scopes, patientId, fhirUser: patientId ? `Patient/${patientId}` : undefined }));
-  const observationOf = (patient: Patient, text: string): Observation => ({
-    resourceType: 'Observation',
-    status: 'final',
-    identifier: [{ system: MRN, value: unique('obs') }],
-    code: { text },
-    subject: { reference: `Patient/${patient.id}` },
-  });
   const countByIdentifier = async (type: string, value: string): Promise<number> =>
     (await admin.search(`${type}?identifier=${encodeURIComponent(`${MRN}|${value}`)}`)).entry?.length ?? 0;
 
