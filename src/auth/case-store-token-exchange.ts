@@ -27,6 +27,7 @@ import { findByIdentifier } from './ehr-identity-mapping';
 import { OAuthError, sendOAuthError } from './oauth-error';
 import { grantScopes } from './scope-grant';
 import { parseResourceScope } from './smart-scopes';
+import { recordRefusedExchange } from './token-exchange-refusal';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
@@ -80,16 +81,11 @@ export function createCaseStoreTokenExchange(deps: CaseStoreTokenExchangeDeps): 
       if (!(refusal instanceof OAuthError)) {
         throw err;
       }
-      deps.logger?.warn({ ehr: attempt.ehr?.name, error: refusal.error, reason: refusal.description }, 'case-store token exchange refused');
-      await deps.audit?.record({
-        action: 'E',
-        interaction: 'token-exchange',
-        outcome: refusal.error === 'temporarily_unavailable' ? '8' : '4',
-        outcomeDesc: `${refusal.error}: ${refusal.description}`,
+      await recordRefusedExchange(deps.audit, deps.logger, {
+        refusal,
+        ehrName: attempt.ehr?.name,
         agent: attempt.ehrUser ?? 'Device/unknown',
         clientId: deps.clientId,
-        tokenId: '',
-        entities: [],
         patients: attempt.patients,
         sourceAddress: req.ip,
       });

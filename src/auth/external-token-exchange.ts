@@ -18,6 +18,7 @@ import type { PractitionerLookup } from './fhir-user-directory';
 import { OAuthError } from './oauth-error';
 import { PROJECT_REFERENCE } from './project';
 import { grantScopes } from './scope-grant';
+import { recordRefusedExchange } from './token-exchange-refusal';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -65,17 +66,12 @@ export function createExternalTokenExchange(deps: ExternalTokenExchangeDeps): Ex
       if (!(err instanceof OAuthError)) {
         throw err;
       }
-      deps.logger?.warn({ ehr: attempt.ehr?.name, error: err.error, reason: err.description }, 'token exchange refused');
-      await deps.audit?.record({
-        action: 'E',
-        interaction: 'token-exchange',
-        outcome: err.status >= 500 ? '8' : '4',
-        outcomeDesc: `${err.error}: ${err.description}${attempt.user ? ` (EHR user ${attempt.user})` : ''}`,
+      await recordRefusedExchange(deps.audit, deps.logger, {
+        refusal: err,
+        ehrName: attempt.ehr?.name,
         agent: 'Device/unknown',
         clientId: attempt.clientId ?? params.client_id ?? '',
-        tokenId: '',
-        entities: [],
-        patients: [],
+        detail: attempt.user ? ` (EHR user ${attempt.user})` : undefined,
         sourceAddress,
       });
       throw err;
