@@ -22,9 +22,8 @@ import pino from 'pino';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config/load-config';
 import { INDEX_INSERT_SQL, indexRowColumns } from '../src/fhir/store/index-rows';
-import { extractIndexValues, indexedParams } from '../src/fhir/store/index-values';
 import { patientCompartments } from '../src/fhir/store/patient-compartment';
-import { setBulkPrepareWorkers } from '../src/fhir/store/bulk-prepare';
+import { indexValuesOf, setBulkPrepareWorkers } from '../src/fhir/store/bulk-prepare';
 import { SqliteStore } from '../src/fhir/store/sqlite-store';
 import { importNdjsonIntoStore, STORE_BATCH_SIZE } from '../src/sync/bulk/store-import';
 import { importNdjson } from '../src/sync/bulk/ndjson-import';
@@ -209,12 +208,10 @@ async function rawInsert(lines: readonly string[], dir: string, batchSize: numbe
       resource.meta.compartment = compartment;
     }
     const index: RawRow['index'] = [];
-    for (const p of indexedParams(resource.resourceType)) {
-      const v = extractIndexValues(resource, p);
-      const pid = store.params.lookup(resource.resourceType, p.code) as number;
-      if (v) {
-        index.push(...indexRowColumns(v).map((args) => ({ kind: v.kind, pid, args })));
-      }
+    // The very rows the store writes (indexValuesOf), so the baseline cannot drift from it.
+    for (const { code, values } of indexValuesOf(resource)) {
+      const pid = store.params.lookup(resource.resourceType, code) as number;
+      index.push(...indexRowColumns(values).map((args) => ({ kind: values.kind, pid, args })));
     }
     return { type: resource.resourceType, id: resource.id, versionId: resource.meta.versionId as string, lastUpdated, content: JSON.stringify(resource), index };
   });

@@ -31,12 +31,19 @@ export type Prepared =
     }
   | { readonly ok: false; readonly reason: string };
 
+/**
+ * Parameters that are searchable but get no index rows: a search on `_id` (filter or sort) reads
+ * the resource row's own id column (search-sql.ts), so its rows were written and never read, one
+ * per resource and version, in three B-trees.
+ */
+const UNINDEXED = new Set(['_id']);
+
 /** Every index value of a resource, skipping parameters whose elements it does not have. */
 export function indexValuesOf(resource: Resource): ParamValues[] {
   const present = presentElements(resource);
   const out: ParamValues[] = [];
   for (const p of indexedParams(resource.resourceType)) {
-    if (!mayHaveValues(resource.resourceType, p, present)) {
+    if (UNINDEXED.has(p.code) || !mayHaveValues(resource.resourceType, p, present)) {
       continue;
     }
     const values = extractIndexValues(resource, p);
