@@ -32,11 +32,12 @@ export type Prepared =
   | { readonly ok: false; readonly reason: string };
 
 /**
- * Parameters that are searchable but get no index rows: a search on `_id` (filter or sort) reads
- * the resource row's own id column (search-sql.ts), so its rows were written and never read, one
- * per resource and version, in three B-trees.
+ * Parameters that are searchable but get no index rows: searches on `_id` and `_lastUpdated`
+ * (filters and sorts) read the resource row's own `id` and `last_updated` columns (search-sql.ts),
+ * so their rows were written with every version (in three and four B-trees) and never read.
+ * Stores written before keep such rows until the resource's next version; nothing reads them.
  */
-const UNINDEXED = new Set(['_id']);
+const UNINDEXED = new Set(['_id', '_lastUpdated']);
 
 /** Every index value of a resource, skipping parameters whose elements it does not have. */
 export function indexValuesOf(resource: Resource): ParamValues[] {

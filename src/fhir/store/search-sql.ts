@@ -128,6 +128,9 @@ export class SearchSqlBuilder {
       const frag = this.idFilter(filter, alias);
       return { probe: frag, rank: 0 };
     }
+    if (filter.code === '_lastUpdated') {
+      return this.lastUpdatedFilter(resourceType, filter, alias);
+    }
     const dot = filter.code.indexOf('.');
     if (dot > 0) {
       const frag = this.chainFilter(resourceType, filter, dot, alias);
@@ -206,6 +209,35 @@ export class SearchSqlBuilder {
     const ids = splitSearchOnComma(filter.value);
     const negated = filter.operator !== Operator.EQUALS;
     return { sql: `${alias}.id ${negated ? 'NOT ' : ''}IN (${ids.map(() => '?').join(', ')})`, args: ids };
+  }
+
+  /**
+   * `_lastUpdated` on the resource row's own column (an instant, so lo = hi = last_updated, always
+   * the server's `toISOString()`), with the same period comparisons as every date parameter: the
+   * store writes no index rows for it (bulk-prepare.ts UNINDEXED).
+   */
+  private lastUpdatedFilter(resourceType: string, filter: Filter, alias: string): FilterPiece {
+    const column = `${alias}.last_updated`;
+    if (filter.operator === Operator.MISSING || filter.operator === Operator.PRESENT) {
+      const wantPresent = (filter.operator === Operator.PRESENT) === (filter.value === 'true');
+      return { probe: { sql: wantPresent ? '1' : '0', args: [] }, rank: 9 };
+    }
+    const negated = filter.operator === Operator.NOT || filter.operator === Operator.NOT_EQUALS;
+    const ors = splitSearchOnComma(filter.value).map((value) => dateCondition(filter, value, column, column));
+    const cond = { sql: ors.map((o) => o.sql).join(' OR '), args: ors.flatMap((o) => o.args) };
+    if (negated) {
+      return { probe: { sql: `NOT (${cond.sql})`, args: cond.args }, rank: 9 };
+    }
+    const lookup = {
+      sql: `SELECT rid FROM resource INDEXED BY resource_type_updated WHERE type = ? AND (${cond.sql.replaceAll(column, 'last_updated')})`,
+      args: [resourceType, ...cond.args],
+    };
+    return {
+      probe: { sql: `(${cond.sql})`, args: cond.args },
+      drive: { sql: `${alias}.rid IN (${lookup.sql})`, args: lookup.args },
+      lookup,
+      rank: selectivityRank('_lastUpdated', 'date', filter),
+    };
   }
 
   /** `param[:Type].rest=value`: resources whose `param` references a `Type` matching `rest=value`. */
@@ -309,7 +341,7 @@ function stringCondition(filter: Filter, value: string): SqlFragment {
   }
 }
 
-function dateCondition(filter: Filter, value: string): SqlFragment {
+function dateCondition(filter: Filter, value: string, lo = 'lo', hi = 'hi'): SqlFragment {
   const period = toPeriod(value);
   if (!period?.start || !period.end) {
     throw new OperationOutcomeError(badRequest(`Invalid date "${value}" for search parameter "${filter.code}"`));
@@ -320,19 +352,19 @@ function dateCondition(filter: Filter, value: string): SqlFragment {
     case Operator.EQUALS:
     case Operator.APPROXIMATELY:
     case Operator.NOT_EQUALS:
-      return { sql: '(lo < ? AND hi > ?)', args: [end, start] };
+      return { sql: `(${lo} < ? AND ${hi} > ?)`, args: [end, start] };
     case Operator.LESS_THAN:
-      return { sql: 'lo < ?', args: [start] };
+      return { sql: `${lo} < ?`, args: [start] };
     case Operator.GREATER_THAN:
-      return { sql: 'hi > ?', args: [end] };
+      return { sql: `${hi} > ?`, args: [end] };
     case Operator.LESS_THAN_OR_EQUALS:
-      return { sql: 'lo <= ?', args: [end] };
+      return { sql: `${lo} <= ?`, args: [end] };
     case Operator.GREATER_THAN_OR_EQUALS:
-      return { sql: 'hi >= ?', args: [start] };
+      return { sql: `${hi} >= ?`, args: [start] };
     case Operator.STARTS_AFTER:
-      return { sql: 'lo > ?', args: [end] };
+      return { sql: `${lo} > ?`, args: [end] };
     case Operator.ENDS_BEFORE:
-      return { sql: 'hi < ?', args: [start] };
+      return { sql: `${hi} < ?`, args: [start] };
     default:
       throw unsupportedModifier(filter);
   }

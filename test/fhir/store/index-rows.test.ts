@@ -33,4 +33,31 @@ describe('index rows', () => {
     assert.deepEqual(await ids(`Patient?family=Rows&_id:not=${a.id}`), [b.id]);
     assert.deepEqual(await ids('Patient?family=Rows&_sort=_id'), [a.id, b.id].sort());
   });
+
+  it('writes none for _lastUpdated, whose searches read resource.last_updated with the date comparisons', async () => {
+    const first = await repo.createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Stamp' }] });
+    await new Promise((r) => setTimeout(r, 5));
+    const second = await repo.createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Stamp' }] });
+    const t1 = first.meta?.lastUpdated as string;
+    const t2 = second.meta?.lastUpdated as string;
+    assert.ok(t1 < t2);
+    const dateRows = (store.reader.prepare('SELECT count(*) AS n FROM ix_date WHERE pid = ?').get(store.params.lookup('Patient', '_lastUpdated') ?? -1) as { n: number }).n;
+    assert.equal(dateRows, 0);
+    const ids = async (query: string): Promise<string[]> =>
+      (await repo.searchResources<Patient>(parseSearchRequest(`Patient?family=Stamp&_sort=_lastUpdated&${query}`))).map((p) => p.id as string);
+    const both = [first.id, second.id];
+    assert.deepEqual(await ids(`_lastUpdated=gt${t1}`), [second.id]);
+    assert.deepEqual(await ids(`_lastUpdated=ge${t1}`), both);
+    assert.deepEqual(await ids(`_lastUpdated=lt${t2}`), [first.id]);
+    assert.deepEqual(await ids(`_lastUpdated=le${t2}`), both);
+    assert.deepEqual(await ids(`_lastUpdated=${t1.slice(0, 10)}`), both, 'a day matches both instants in it');
+    assert.deepEqual(await ids(`_lastUpdated=ne${t1.slice(0, 4)}`), [], 'ne a year: neither');
+    assert.deepEqual(await ids(`_lastUpdated=sa${t1.slice(0, 4)}`), []);
+    assert.deepEqual(await ids(`_lastUpdated=eb3000-01-01`), both);
+    assert.deepEqual(await ids('_lastUpdated:missing=false'), both);
+    assert.deepEqual(await ids('_lastUpdated:missing=true'), []);
+    // As a driving filter alone (no other parameter), over the whole type.
+    const driven = (await repo.searchResources<Patient>(parseSearchRequest(`Patient?_lastUpdated=ge${t2}`))).map((p) => p.id);
+    assert.ok(driven.includes(second.id) && !driven.includes(first.id));
+  });
 });
