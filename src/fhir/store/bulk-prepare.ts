@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { ResourceValidatorOptions } from '../validation';
 import { mayHaveValues, presentElements } from './index-prefilter';
 import type { IndexValues } from './index-values';
-import { extractIndexValues, indexedParams } from './index-values';
+import { extractIndexValues, indexedParams, UNINDEXED } from './index-values';
 import { patientCompartments } from './patient-compartment';
 import type { FoundReference } from './reference-check';
 import { findLocalReferences } from './reference-check';
@@ -31,13 +31,6 @@ export type Prepared =
     }
   | { readonly ok: false; readonly reason: string };
 
-/**
- * Parameters that are searchable but get no index rows: searches on `_id` and `_lastUpdated`
- * (filters and sorts) read the resource row's own `id` and `last_updated` columns (search-sql.ts),
- * so their rows were written with every version (in three and four B-trees) and never read.
- * Stores written before keep such rows until the resource's next version; nothing reads them.
- */
-const UNINDEXED = new Set(['_id', '_lastUpdated']);
 
 /** Every index value of a resource, skipping parameters whose elements it does not have. */
 export function indexValuesOf(resource: Resource): ParamValues[] {

@@ -2,7 +2,7 @@ import type { Filter, SearchRequest, SortRule } from '@medplum/core';
 import { Operator, splitSearchOnComma } from '@medplum/core';
 import type { DatabaseSync } from 'node:sqlite';
 import type { IndexKind } from './index-values';
-import { indexedParams } from './index-values';
+import { indexedParams, UNINDEXED } from './index-values';
 import type { SearchParamRegistry } from './search-param-registry';
 import { SORT_COLUMN, TABLE } from './search-sql';
 
@@ -129,7 +129,8 @@ function resolve(spec: CompositeIndexSpec, params: SearchParamRegistry): Omit<Co
   const find = (code: string): { pid: number; kind: IndexKind } => {
     const p = indexedParams(spec.resourceType).find((candidate) => candidate.code === code);
     const pid = params.lookup(spec.resourceType, code);
-    if (!p || pid === undefined) {
+    // `_id` and `_lastUpdated` have no index rows to take a key or a driver value from.
+    if (!p || pid === undefined || UNINDEXED.has(code)) {
       throw new TypeError(`Composite index: ${spec.resourceType} has no indexed search parameter "${code}"`);
     }
     return { pid, kind: p.kind };

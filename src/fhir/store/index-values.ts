@@ -49,6 +49,14 @@ const KIND_BY_TYPE: Record<string, IndexKind | undefined> = {
 const paramCache = new Map<string, IndexedParam[]>();
 
 /**
+ * Parameters that are searchable but get no index rows: searches on `_id` and `_lastUpdated`
+ * (filters and sorts) read the resource row's own `id` and `last_updated` columns (search-sql.ts),
+ * so their rows were written with every version (in three and four B-trees) and never read.
+ * Stores written before keep such rows until the resource's next version; nothing reads them.
+ */
+export const UNINDEXED: ReadonlySet<string> = new Set(['_id', '_lastUpdated']);
+
+/**
  * Every search parameter of a resource type that has an indexable type and an expression, with
  * its FHIRPath parsed once. Derived from the SearchParameter definitions themselves, so no
  * parameter needs a hand-written list (composite and special parameters have no table yet).

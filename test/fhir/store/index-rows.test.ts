@@ -60,4 +60,13 @@ describe('index rows', () => {
     const driven = (await repo.searchResources<Patient>(parseSearchRequest(`Patient?_lastUpdated=ge${t2}`))).map((p) => p.id);
     assert.ok(driven.includes(second.id) && !driven.includes(first.id));
   });
+
+  it('refuses a composite index keyed on _lastUpdated or driven by _id, which have no rows to read', () => {
+    for (const spec of [
+      { resourceType: 'Task', param: 'identifier', sort: '-_lastUpdated' },
+      { resourceType: 'Task', param: '_id', sort: 'due-date' },
+    ]) {
+      assert.throws(() => new SqliteStore({ path: ':memory:', baseUrl: 'http://127.0.0.1/', compositeIndexes: [spec] }), /no indexed search parameter/);
+    }
+  });
 });
