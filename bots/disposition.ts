@@ -2,6 +2,7 @@ import type { BotEvent, MedplumClient } from '@medplum/core';
 import type { Bundle, QuestionnaireResponse, Resource, Task } from '@medplum/fhirtypes';
 import { QUESTIONNAIRE_URLS } from '../src/cases/canonical-urls';
 import { isEconsult, loadCase } from './lib/case-context';
+import { updateFromVersion } from './lib/fhir-writes';
 import { buildReviewResults } from './lib/review-results';
 
 /**
@@ -45,7 +46,7 @@ function isReview(qr: QuestionnaireResponse): boolean {
 }
 
 async function resumeTask(medplum: MedplumClient, task: Task & { id: string }): Promise<void> {
-  await medplum.updateResource<Task>({
+  await updateFromVersion<Task>(medplum, task, {
     ...task,
     status: 'in-progress',
     businessStatus: { coding: [{ system: 'https://dermbridge.example.org/fhir/CodeSystem/econsult-business-status', code: 'under-review', display: 'Under review' }] },

@@ -35,7 +35,19 @@ export async function updateIfChanged<T extends Resource>(medplum: MedplumClient
   if (sameContent(current, next)) {
     return current;
   }
-  return medplum.updateResource(next);
+  return updateFromVersion(medplum, current, next);
+}
+
+/**
+ * PUT `next` only while the stored version is still the one `current` was read as (If-Match,
+ * https://hl7.org/fhir/R4/http.html#concurrency). Two bot runs may change one Task at once (triage
+ * its priority, photo quality its status; Medplum runs subscriptions concurrently): without the
+ * check the later PUT silently undoes the other's change. A 412 fails this run, and its retry
+ * reads the resource again.
+ */
+export function updateFromVersion<T extends Resource>(medplum: MedplumClient, current: Resource, next: T & { id: string }): Promise<T & { id: string }> {
+  const versionId = current.meta?.versionId;
+  return medplum.updateResource(next, versionId ? { headers: { 'If-Match': `W/"${versionId}"` } } : undefined) as Promise<T & { id: string }>;
 }
 
 export function identifierQuery(identifier: Identifier): string {
@@ -63,7 +75,7 @@ export async function upsertByIdentifier<T extends Resource & { identifier?: Ide
   if (sameContent(existing, next, ignore)) {
     return { resource: existing, changed: false };
   }
-  return { resource: await medplum.updateResource(next), changed: true };
+  return { resource: await updateFromVersion(medplum, existing, next), changed: true };
 }
 
 export function refOf(resource: Resource & { id?: string }): string {
