@@ -122,36 +122,33 @@ describe('DurabilityBarrier', () => {
       assert.equal(await settled(write), 'resolved');
     });
 
-    it('holds grouped writes back while the WAL syncs and commits them together when it ends', async () => {
+    it('holds grouped writes back while the WAL syncs, commits them together when it ends, and keeps their place in line', async () => {
       const commits: number[] = [];
       const first = coordinator.grouped(() => db.prepare('INSERT INTO t VALUES (?)').run('a'));
       while (held.calls() < 1) {
         await new Promise((r) => setImmediate(r));
       }
       const later = [1, 2, 3].map((i) => coordinator.grouped(() => (commits.push(i), db.prepare('INSERT INTO t VALUES (?)').run(`b${i}`))));
+      // A transaction queued after them waits its turn behind them.
+      const tx = coordinator.exclusive(async () => (commits.push(4), db.prepare('INSERT INTO t VALUES (?)').run('c')));
       for (let i = 0; i < 5; i++) {
         await new Promise((r) => setImmediate(r));
       }
       assert.equal(count(), 1, 'nothing committed while the first sync is in flight');
-      // A transaction is not held back: it commits now, and waits for its own sync.
-      const tx = coordinator.exclusive(async () => db.prepare('INSERT INTO t VALUES (?)').run('c'));
-      for (let i = 0; i < 5; i++) {
-        await new Promise((r) => setImmediate(r));
-      }
-      assert.equal(count(), 2);
       held.release(0);
       assert.equal(await settled(first), 'resolved');
       while (count() < 5) {
         await new Promise((r) => setImmediate(r));
       }
-      assert.deepEqual(commits, [1, 2, 3]);
-      assert.deepEqual(await Promise.all(later.map(settled)), ['pending', 'pending', 'pending'], 'acknowledged only after their own sync');
+      assert.deepEqual(commits, [1, 2, 3, 4], 'the held-back writes in one batch, then the transaction');
+      assert.deepEqual(await Promise.all([...later, tx].map(settled)), ['pending', 'pending', 'pending', 'pending'], 'acknowledged only after their sync');
       held.release(1);
-      assert.equal(await settled(tx), 'resolved');
-      assert.equal(held.calls(), 3, 'the held-back writes committed after the second sync began: one sync more, for all three');
-      assert.deepEqual(await Promise.all(later.map(settled)), ['pending', 'pending', 'pending']);
+      assert.deepEqual(await Promise.all(later.map(settled)), ['resolved', 'resolved', 'resolved'], 'one sync for all three');
+      while (held.calls() < 3) {
+        await new Promise((r) => setImmediate(r));
+      }
       held.release(2);
-      assert.deepEqual(await Promise.all(later.map(settled)), ['resolved', 'resolved', 'resolved']);
+      assert.equal(await settled(tx), 'resolved');
     });
 
     it('answers a transaction only after the sync, and commits the next one meanwhile', async () => {
