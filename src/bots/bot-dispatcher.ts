@@ -116,13 +116,14 @@ export class BotDispatcher {
 
   /**
    * How far behind the bots are: runs queued per bot (due now or waiting for a retry) and the
-   * committed changes not yet matched against the subscriptions.
+   * committed changes of watched types not yet matched against the subscriptions.
    */
   queue(): { readonly pending: QueuedRuns[]; readonly changesBehind: number } {
     const cursor = this.cursor ?? (this.tables.selectCursor.get(CURSOR) as { value: number } | undefined)?.value ?? 0;
+    const watched = this.subscriptions && this.watchedTypes ? JSON.stringify([...this.watchedTypes]) : null;
     return {
       pending: this.tables.selectQueue.all() as unknown as QueuedRuns[],
-      changesBehind: (this.tables.countChangesAfter.get(cursor) as { n: number }).n,
+      changesBehind: (this.tables.countChangesAfter.get(cursor, watched) as { n: number }).n,
     };
   }
 

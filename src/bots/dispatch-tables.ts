@@ -107,7 +107,12 @@ export class DispatchTables {
       `SELECT bot, priority, count(*) AS runs, sum(attempts > 0) AS retrying, min(created) AS oldest FROM bot_delivery
        WHERE status = 'pending' GROUP BY bot, priority ORDER BY priority, bot`
     );
-    this.countChangesAfter = writer.prepare('SELECT count(*) AS n FROM change_log WHERE seq > ?');
+    // Only changes that can owe a run (a watched type, not a delete; `?2` a JSON array of types, or
+    // NULL before the subscriptions are known): the dispatcher skips the others without moving
+    // its cursor, and an operator must not see a bulk import of them as bots falling behind.
+    this.countChangesAfter = writer.prepare(
+      `SELECT count(*) AS n FROM change_log WHERE seq > ?1 AND interaction <> 'delete' AND (?2 IS NULL OR type IN (SELECT value FROM json_each(?2)))`
+    );
     this.replay = writer.prepare(`UPDATE bot_delivery SET status = 'pending', attempts = 0, next_at = ?, updated = ? WHERE id = ? AND status = 'dead'`);
   }
 }

@@ -103,5 +103,12 @@ describe('bot dispatcher: run order', () => {
     await repo.createResource<Basic>({ resourceType: 'Basic', code: { text: 'case 4' } });
     await waitFor(async () => (runs.length === 2 ? true : undefined), 10_000, 'two runs');
     assert.deepEqual(runs, ['first:case 4', 'later:case 4']);
+    // Unwatched writes after the last watched one never wake the dispatcher, so its cursor stays
+    // before them: they owe nothing and must not show as the bots falling behind.
+    for (let i = 0; i < 10; i++) {
+      await repo.createResource({ resourceType: 'Patient', name: [{ family: `After${i}` }] });
+    }
+    await dispatcher.idle();
+    assert.deepEqual(dispatcher.queue(), { pending: [], changesBehind: 0 });
   });
 });
