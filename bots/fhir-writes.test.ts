@@ -1,7 +1,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 import { strict as assert } from 'node:assert';
 import { useBotServer } from '../test/bots/support';
-import { updateIfChanged, upsertByIdentifier } from './lib/fhir-writes';
+import { updateIfChanged } from './lib/fhir-writes';
 
 describe('bots/lib/fhir-writes: version-checked updates', () => {
   const bed = useBotServer();
@@ -19,15 +19,5 @@ describe('bots/lib/fhir-writes: version-checked updates', () => {
     const updated = await updateIfChanged(bed.medplum, stored as Patient & { id: string }, { ...(stored as Patient & { id: string }), gender: 'other' });
     assert.equal(updated.gender, 'other');
     assert.equal(updated.active, true);
-  });
-
-  it('upserts by identifier on the version it read', async () => {
-    const identifier = { system: 'urn:dermbridge:test:writes', value: `w-${Date.now()}` };
-    const first = await upsertByIdentifier<Patient>(bed.medplum, identifier, () => ({ resourceType: 'Patient', identifier: [identifier], gender: 'male' }));
-    assert.equal(first.changed, true);
-    const second = await upsertByIdentifier<Patient>(bed.medplum, identifier, () => ({ resourceType: 'Patient', identifier: [identifier], gender: 'female' }));
-    assert.equal(second.changed, true);
-    assert.equal(second.resource.gender, 'female');
-    assert.notEqual(second.resource.meta?.versionId, first.resource.meta?.versionId);
   });
 });

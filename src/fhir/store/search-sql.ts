@@ -217,20 +217,22 @@ export class SearchSqlBuilder {
    * store writes no index rows for it (bulk-prepare.ts UNINDEXED).
    */
   private lastUpdatedFilter(resourceType: string, filter: Filter, alias: string): FilterPiece {
-    const column = `${alias}.last_updated`;
     if (filter.operator === Operator.MISSING || filter.operator === Operator.PRESENT) {
       const wantPresent = (filter.operator === Operator.PRESENT) === (filter.value === 'true');
       return { probe: { sql: wantPresent ? '1' : '0', args: [] }, rank: 9 };
     }
-    const negated = filter.operator === Operator.NOT || filter.operator === Operator.NOT_EQUALS;
-    const ors = splitSearchOnComma(filter.value).map((value) => dateCondition(filter, value, column, column));
-    const cond = { sql: ors.map((o) => o.sql).join(' OR '), args: ors.flatMap((o) => o.args) };
-    if (negated) {
+    const on = (column: string): SqlFragment => {
+      const ors = splitSearchOnComma(filter.value).map((value) => dateCondition(filter, value, column, column));
+      return { sql: ors.map((o) => o.sql).join(' OR '), args: ors.flatMap((o) => o.args) };
+    };
+    const cond = on(`${alias}.last_updated`);
+    if (filter.operator === Operator.NOT || filter.operator === Operator.NOT_EQUALS) {
       return { probe: { sql: `NOT (${cond.sql})`, args: cond.args }, rank: 9 };
     }
+    const own = on('last_updated');
     const lookup = {
-      sql: `SELECT rid FROM resource INDEXED BY resource_type_updated WHERE type = ? AND (${cond.sql.replaceAll(column, 'last_updated')})`,
-      args: [resourceType, ...cond.args],
+      sql: `SELECT rid FROM resource INDEXED BY resource_type_updated WHERE type = ? AND (${own.sql})`,
+      args: [resourceType, ...own.args],
     };
     return {
       probe: { sql: `(${cond.sql})`, args: cond.args },
